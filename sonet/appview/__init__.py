@@ -1,0 +1,1 @@
+"""AppView: indexes ``app.bsky.*`` records and serves the read API clients call."""

@@ -1,0 +1,25 @@
+"""The ``sonet`` command line."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from sonet.config import Config
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sonet`` console script."""
+    parser = argparse.ArgumentParser(prog="sonet", description="AT Protocol server suite")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run every role in one process on the embedded default")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        from sonet.server import run
+
+        run(Config.from_env())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

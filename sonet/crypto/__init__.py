@@ -1,0 +1,1 @@
+"""Key pairs, signatures and ``did:key`` (https://atproto.com/specs/cryptography)."""

@@ -1,0 +1,1 @@
+"""ActivityPub federation: WebFinger, NodeInfo, actors, inbox/outbox, HTTP signatures."""

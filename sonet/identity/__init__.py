@@ -1,0 +1,1 @@
+"""Identity: DIDs, handles and the PLC directory (https://atproto.com/specs/did)."""

@@ -1,0 +1,1 @@
+"""Lexicon v1 schemas, their loader and validator (https://atproto.com/specs/lexicon)."""

@@ -1,0 +1,1 @@
+"""Personal data server: accounts, signed repositories, blobs, sync and the firehose."""

@@ -1,0 +1,1 @@
+"""Relay: crawls PDSes, verifies every commit and re-streams one combined firehose."""

@@ -1,0 +1,1 @@
+"""Storage layer: SQLite by default, PostgreSQL when configured; all SQL lives here."""

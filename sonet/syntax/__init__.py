@@ -1,0 +1,1 @@
+"""Syntax validation of AT Protocol identifiers and string formats."""
