@@ -40,6 +40,8 @@ class AtUri:
             raise InvalidSyntaxError(_KIND, s, f"must start with {SCHEME_PREFIX!r}")
         if len(s) > MAX_AT_URI_LENGTH:
             raise InvalidSyntaxError(_KIND, s, f"longer than {MAX_AT_URI_LENGTH} characters")
+        if "?" in s or "#" in s:
+            raise InvalidSyntaxError(_KIND, s, "query and fragment parts are not supported")
         parts = s[len(SCHEME_PREFIX) :].split("/")
         if len(parts) > 3:
             raise InvalidSyntaxError(_KIND, s, "more than two path segments")
