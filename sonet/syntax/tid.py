@@ -7,6 +7,7 @@ base32-sortable, so that string order is time order.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import threading
@@ -114,6 +115,18 @@ class TidClock:
 
 
 _default_clock = TidClock()
+
+
+def _fresh_clock_after_fork() -> None:
+    """A forked child gets its own clock id (and lock), keeping the parent's last timestamp."""
+    global _default_clock
+    inherited = _default_clock
+    _default_clock = TidClock()
+    _default_clock._last_us = inherited._last_us
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_clock_after_fork)
 
 
 def next_tid() -> str:

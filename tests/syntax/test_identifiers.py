@@ -15,6 +15,7 @@ from sonet.syntax.handle import (
     normalize_handle,
 )
 from sonet.syntax.nsid import ensure_valid_nsid, nsid_authority, nsid_name
+from sonet.syntax.uri import ensure_valid_uri, is_valid_uri
 
 LEXICON_FORMATS = {
     "at-identifier",
@@ -116,3 +117,10 @@ def test_error_message_truncates_huge_values() -> None:
     message = str(caught.value)
     assert len(message) < 300
     assert "5008 chars" in message
+
+
+def test_uri_tolerates_iris_but_limits_utf8_bytes() -> None:
+    assert is_valid_uri("https://ja.wikipedia.org/wiki/日本")
+    assert is_valid_uri("https://example.com/" + "x" * 8000)
+    with pytest.raises(InvalidSyntaxError, match="8192 bytes"):
+        ensure_valid_uri("https://example.com/" + "日" * 3000)

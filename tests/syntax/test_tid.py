@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 
 import pytest
 
+from sonet.syntax import tid as tid_module
 from sonet.syntax.errors import InvalidSyntaxError
 from sonet.syntax.tid import (
     MAX_CLOCK_ID,
@@ -117,3 +119,22 @@ def test_clock_refuses_to_overflow_53_bits() -> None:
     assert parse_tid(clock.next())[0] == MAX_TIMESTAMP_US
     with pytest.raises(OverflowError):
         clock.next()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_gets_a_fresh_clock_that_stays_monotonic() -> None:
+    parent_clock = tid_module._default_clock
+    before = next_tid()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        fresh = tid_module._default_clock is not parent_clock
+        os.write(write_end, f"{fresh} {next_tid()}".encode())
+        os._exit(0)
+    os.close(write_end)
+    replaced, child_tid = os.read(read_end, 64).decode().split()
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert replaced == "True"
+    assert child_tid > before
+    assert tid_module._default_clock is parent_clock
