@@ -95,10 +95,12 @@ def write_car(
     size = len(header)
     for cid, data in blocks:
         cid_bytes = cid.cid_bytes
-        append(encode_varint(len(cid_bytes) + len(data)))
+        length = len(cid_bytes) + len(data)
+        prefix = encode_varint(length)
+        append(prefix)
         append(cid_bytes)
         append(data)
-        size += len(data) + 40
+        size += len(prefix) + length
         if size >= chunk_size:
             yield b"".join(parts)
             parts.clear()
