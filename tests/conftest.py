@@ -37,3 +37,31 @@ def postgres_url() -> str:
 def redis_url() -> str:
     """URL of the real Redis server the tests use; never skipped."""
     return os.environ.get("SONET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str):
+    """An empty database on each backend: an SQLite file, or a fresh PostgreSQL schema."""
+    import uuid
+
+    import asyncpg
+
+    from sonet.storage.database import Database, sqlite_url
+
+    if request.param == "sqlite":
+        db = Database.open(sqlite_url(tmp_path / "test.sqlite"))
+        yield db
+        await db.close()
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres_url, timeout=5)
+    try:
+        await admin.execute(f'CREATE SCHEMA "{schema}"')
+        db = Database.open(postgres_url, schema=schema, pool_size=4)
+        try:
+            yield db
+        finally:
+            await db.close()
+            await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    finally:
+        await admin.close()
