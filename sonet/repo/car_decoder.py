@@ -157,6 +157,8 @@ class CarDecoder:
             first = data[pos]
             if first < 0x80:
                 length, start = first, pos + 1
+            elif pos + 1 < end_of_data and 0 < data[pos + 1] < 0x80:
+                length, start = (first & 0x7F) | (data[pos + 1] << 7), pos + 2
             else:
                 prefix = read_varint(data, pos)
                 if prefix is None:
