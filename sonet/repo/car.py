@@ -189,7 +189,7 @@ def iter_car(
     while decoder.roots is None:
         chunk = stream.read(READ_CHUNK_SIZE)
         if not chunk:
-            decoder.close()
+            decoder.close()  # raises: the input ended before the header did
         pending = decoder.feed(chunk)
     return CarBlockStream(decoder.roots, _stream_blocks(stream, decoder, pending))
 
@@ -239,7 +239,7 @@ async def aiter_car(
     while decoder.roots is None:
         chunk = await _read_chunk(reader)
         if not chunk:
-            decoder.close()
+            decoder.close()  # raises: the input ended before the header did
         pending = decoder.feed(chunk)
     return AsyncCarBlockStream(decoder.roots, _async_stream_blocks(reader, decoder, pending))
 

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -475,3 +477,29 @@ async def test_async_reader_yields_to_event_loop() -> None:
     assert [block async for block in stream] == blocks
     task.cancel()
     assert ticks > 1
+
+
+async def test_async_reader_over_aiohttp_response() -> None:
+    blocks = make_blocks(2000)
+    data = car_bytes(ROOT, blocks)
+
+    async def get_repo(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/vnd.ipld.car"})
+        await response.prepare(request)
+        for chunk in write_car(ROOT, blocks, chunk_size=1000):
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/car", get_repo)
+    async with TestServer(app) as server, ClientSession() as session:
+        async with session.get(server.make_url("/car")) as response:
+            stream = await aiter_car(response.content)
+            assert stream.roots == [ROOT]
+            assert [block async for block in stream] == blocks
+        async with session.get(server.make_url("/car")) as response:
+            with pytest.raises(CarLimitError):
+                stream = await aiter_car(response.content, max_blocks=10)
+                _ = [block async for block in stream]
+    assert len(data) > READ_CHUNK_SIZE
