@@ -4,8 +4,9 @@ https://atproto.com/specs/lexicon#field-type-definitions gives the types and con
 A validator takes a data-model value (``bytes``, :class:`~sonet.repo.cid.CID`, blob dicts) and
 returns it, or a shallow copy with ``default`` values filled in for missing properties; on bad
 data it raises :class:`Invalid`, whose ``path`` is filled in (innermost part first) while the
-exception travels up, so valid data pays nothing for error paths. References compile lazily
-through a resolver, which makes recursive schemas and late-added documents work.
+exception travels up, so valid data pays nothing for error paths. References are bound through
+a resolver, which can defer them (:func:`lazy_ref`) for recursive schemas and documents that
+are added later.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ __all__ = [
 
 Validator = Callable[[Any], Any]
 Resolver = Callable[[str], Validator]
-"""Maps an absolute reference (``nsid#name``) to the validator of that named definition."""
+"""Maps an absolute reference (``nsid#name``) to the validator of that named definition; it may
+return a :func:`lazy_ref` where the target is not compiled yet (cycles, missing documents)."""
 
 MISSING: Any = object()
 """Marks an absent property or an absent ``default``."""
@@ -311,31 +313,29 @@ def _compile_array(definition: Mapping[str, Any], nsid: str, resolve: Resolver) 
 
 
 def _compile_object(definition: Mapping[str, Any], nsid: str, resolve: Resolver) -> Validator:
-    required = frozenset(definition.get("required", ()))
+    properties: Mapping[str, Mapping[str, Any]] = definition.get("properties", {})
     nullable = frozenset(definition.get("nullable", ()))
-    fields: list[tuple[str, Validator, bool, bool, Any]] = []
-    for key, prop in definition.get("properties", {}).items():
-        default = (
-            prop.get("default", MISSING) if prop["type"] in _SCALARS_WITH_DEFAULTS else MISSING
-        )
-        check = compile_field(prop, nsid, resolve)
-        fields.append((key, check, key in required, key in nullable, default))
+    checks = {key: compile_field(prop, nsid, resolve) for key, prop in properties.items()}
+    defaults = tuple(
+        (key, prop["default"])
+        for key, prop in properties.items()
+        if prop["type"] in _SCALARS_WITH_DEFAULTS and "default" in prop
+    )
+    # Like the reference, a required property that has a default is satisfied by it.
+    listed = frozenset(definition.get("required", ())) - {key for key, _ in defaults}
+    required = tuple(key for key in properties if key in listed)
+    required_set = frozenset(required)
 
     def check_object(value: Any) -> Any:
         if not isinstance(value, dict):
             raise Invalid("must be an object")
+        if required_set and not value.keys() >= required_set:
+            missing = next(key for key in required if key not in value)
+            raise Invalid(f'must have the property "{missing}"')
         result = value
-        for key, check, is_required, is_nullable, default in fields:
-            item = value.get(key, MISSING)
-            if item is MISSING:
-                if default is not MISSING:
-                    if result is value:
-                        result = dict(value)
-                    result[key] = default
-                elif is_required:
-                    raise Invalid(f'must have the property "{key}"')
-                continue
-            if item is None and is_nullable:
+        for key, item in value.items():
+            check = checks.get(key)
+            if check is None or (item is None and key in nullable):
                 continue
             try:
                 checked = check(item)
@@ -346,13 +346,18 @@ def _compile_object(definition: Mapping[str, Any], nsid: str, resolve: Resolver)
                 if result is value:
                     result = dict(value)
                 result[key] = checked
+        for key, default in defaults:
+            if key not in value:
+                if result is value:
+                    result = dict(value)
+                result[key] = default
         return result
 
     return check_object
 
 
 def _compile_ref(definition: Mapping[str, Any], nsid: str, resolve: Resolver) -> Validator:
-    return lazy_ref(absolute_ref(definition["ref"], nsid), resolve)
+    return resolve(absolute_ref(definition["ref"], nsid))
 
 
 def _compile_union(definition: Mapping[str, Any], nsid: str, resolve: Resolver) -> Validator:
@@ -360,7 +365,7 @@ def _compile_union(definition: Mapping[str, Any], nsid: str, resolve: Resolver) 
     closed = bool(definition.get("closed", False))
     members: dict[str, Validator] = {}
     for ref in refs:
-        member = lazy_ref(ref, resolve)
+        member = resolve(ref)
         members[ref] = member
         if ref.endswith("#main"):
             members[ref.removesuffix("#main")] = member

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from sonet.lexicons.compiler import Validator, compile_named
+from sonet.lexicons.compiler import Validator, compile_named, lazy_ref
 from sonet.lexicons.document import LexiconDoc, parse_lexicon
 from sonet.lexicons.errors import LexiconError, LexiconNotFoundError
 from sonet.lexicons.refs import absolute_ref
@@ -25,6 +25,8 @@ SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 """Where the lexicon documents bundled with Sonet live (``**/*.json``)."""
 
 _T = TypeVar("_T")
+_MAX_EAGER_DEPTH = 32
+"""Refs nested deeper than this while compiling are bound lazily, bounding the recursion."""
 
 
 class Lexicons:
@@ -36,6 +38,7 @@ class Lexicons:
     def __init__(self, docs: Iterable[Mapping[str, Any] | LexiconDoc] = ()) -> None:
         self._docs: dict[str, LexiconDoc] = {}
         self._cache: dict[object, Any] = {}
+        self._compiling: set[str] = set()
         self._lock = threading.Lock()
         for doc in docs:
             self.add(doc)
@@ -101,7 +104,24 @@ class Lexicons:
 
     def _compile(self, uri: str) -> Validator:
         definition = self.get_def(uri)
-        return compile_named(definition, uri.partition("#")[0], self.validator)
+        self._compiling.add(uri)
+        try:
+            return compile_named(definition, uri.partition("#")[0], self._link)
+        finally:
+            self._compiling.discard(uri)
+
+    def _link(self, uri: str) -> Validator:
+        """Resolver for the compiler: binds a ref to its compiled target directly, or lazily
+        for a cycle, a very deep chain or a definition that is not loaded (yet)."""
+        compiled: Validator | None = self._cache.get(("def", uri))
+        if compiled is not None:
+            return compiled
+        nsid, _, name = uri.partition("#")
+        doc = self._docs.get(nsid)
+        deferred = uri in self._compiling or len(self._compiling) >= _MAX_EAGER_DEPTH
+        if deferred or doc is None or name not in doc.defs:
+            return lazy_ref(uri, self.validator)
+        return self.validator(uri)
 
 
 def load_lexicon_file(path: Path) -> LexiconDoc:

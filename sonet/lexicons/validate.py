@@ -47,7 +47,7 @@ def validate_record(lex: Lexicons, collection: str, value: Any) -> None:
     https://atproto.com/specs/lexicon#when-to-use-type: a record names its collection NSID
     (never ``nsid#main``) in ``$type``.
     """
-    lex.get_def(collection, ("record",))
+    check = lex.cached(("record", collection), lambda: _named(lex, collection, ("record",)))
     if not isinstance(value, dict):
         raise LexiconValidationError("Record", "must be an object")
     type_name = value.get("$type")
@@ -55,15 +55,20 @@ def validate_record(lex: Lexicons, collection: str, value: Any) -> None:
         raise LexiconValidationError("Record/$type", "must be a string")
     if type_name != collection:
         raise LexiconValidationError("Record/$type", f"must be {collection}, got {type_name}")
-    _run(lex.validator(collection), "Record", value)
+    _run(check, "Record", value)
 
 
 def validate_object(lex: Lexicons, ref: str, value: Any) -> None:
     """Validate ``value`` against the ``object`` (or ``record``) definition ``nsid#name``."""
-    lex.get_def(ref, ("object", "record"))
+    check = lex.cached(("object", ref), lambda: _named(lex, ref, ("object", "record")))
     if not isinstance(value, dict):
         raise LexiconValidationError("Object", "must be an object")
-    _run(lex.validator(ref), "Object", value)
+    _run(check, "Object", value)
+
+
+def _named(lex: Lexicons, ref: str, kinds: tuple[str, ...]) -> Validator:
+    lex.get_def(ref, kinds)
+    return lex.validator(ref)
 
 
 def _body_validator(

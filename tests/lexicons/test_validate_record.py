@@ -370,6 +370,25 @@ def test_recursive_schema() -> None:
         validate_object(lex, "com.example.tree#node", deep)
 
 
+def test_too_deep_values_fail_cleanly() -> None:
+    tree = {
+        "lexicon": 1,
+        "id": "com.example.tree",
+        "defs": {
+            "node": {
+                "type": "object",
+                "properties": {"child": {"type": "ref", "ref": "#node"}},
+            }
+        },
+    }
+    lex = Lexicons([tree])
+    deep: dict[str, Any] = {}
+    for _ in range(5000):
+        deep = {"child": deep}
+    with pytest.raises(LexiconValidationError, match=r"^Object is nested too deeply$"):
+        validate_object(lex, "com.example.tree#node", deep)
+
+
 def test_validate_object_kinds() -> None:
     lex = lexicons_for({"n": {"type": "integer"}})
     validate_object(lex, NSID, {"n": 1})
