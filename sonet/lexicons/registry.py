@@ -106,13 +106,14 @@ class Lexicons:
         definition = self.get_def(uri)
         self._compiling.add(uri)
         try:
-            return compile_named(definition, uri.partition("#")[0], self._link)
+            return compile_named(definition, uri.partition("#")[0], self.link)
         finally:
             self._compiling.discard(uri)
 
-    def _link(self, uri: str) -> Validator:
-        """Resolver for the compiler: binds a ref to its compiled target directly, or lazily
-        for a cycle, a very deep chain or a definition that is not loaded (yet)."""
+    def link(self, uri: str) -> Validator:
+        """Resolver for the compiler: the validator of the absolute ref ``uri``, bound directly
+        to the compiled target, or lazily for a cycle, a very deep chain or a definition that is
+        not loaded (yet)."""
         compiled: Validator | None = self._cache.get(("def", uri))
         if compiled is not None:
             return compiled

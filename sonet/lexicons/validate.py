@@ -79,7 +79,7 @@ def _body_validator(
     def build() -> Validator | None:
         definition = lex.get_def(nsid, kinds)
         schema = definition.get(body, {}).get("schema")
-        return None if schema is None else compile_field(schema, nsid, lex.validator)
+        return None if schema is None else compile_field(schema, nsid, lex.link)
 
     return lex.cached((body, nsid), build)
 
@@ -118,23 +118,30 @@ def validate_message(lex: Lexicons, nsid: str, value: Any, message_type: str | N
     if message_type is None:
         check = _body_validator(lex, nsid, "message", ("subscription",))
         return _validate_body(check, "Message", value)
-    member, closed = lex.cached(
-        ("message", nsid, message_type), lambda: _member(lex, nsid, message_type)
-    )
+    members, closed = lex.cached(("message members", nsid), lambda: _members(lex, nsid))
+    member = members.get(message_type)
     if member is None:
         if closed:
             raise LexiconValidationError("Message", f"type {message_type} is not allowed")
         return value
-    return _validate_body(lex.validator(member), "Message", value)
+    return _validate_body(member, "Message", value)
 
 
-def _member(lex: Lexicons, nsid: str, message_type: str) -> tuple[str | None, bool]:
-    """The absolute ref of a subscription's union member (``None`` if not listed), and whether
-    the union is closed."""
+def _members(lex: Lexicons, nsid: str) -> tuple[dict[str, Validator], bool]:
+    """Validators of a subscription's message union members, by every name a frame header can
+    give them (``#name``, ``nsid#name``, and ``nsid`` for a ``main``), and whether the union is
+    closed."""
     schema = lex.get_def(nsid, ("subscription",))["message"]["schema"]
-    ref = absolute_ref(message_type, nsid)
-    listed = {absolute_ref(item, nsid) for item in schema["refs"]}
-    return (ref if ref in listed else None), bool(schema.get("closed", False))
+    members: dict[str, Validator] = {}
+    for item in schema["refs"]:
+        ref = absolute_ref(item, nsid)
+        member_nsid, _, name = ref.partition("#")
+        names = [ref, f"#{name}"] if member_nsid == nsid else [ref]
+        if name == "main":
+            names.append(member_nsid)
+        for alias in names:
+            members.setdefault(alias, lex.link(ref))
+    return members, bool(schema.get("closed", False))
 
 
 def parse_params(lex: Lexicons, nsid: str, params: RawParams) -> dict[str, Any]:
@@ -147,7 +154,7 @@ def parse_params(lex: Lexicons, nsid: str, params: RawParams) -> dict[str, Any]:
     def build() -> Callable[[RawParams], dict[str, Any]] | None:
         definition = lex.get_def(nsid, _XRPC_KINDS)
         schema = definition.get("parameters")
-        return None if schema is None else compile_params(schema, nsid, lex.validator)
+        return None if schema is None else compile_params(schema, nsid, lex.link)
 
     parser = lex.cached(("params", nsid), build)
     return {} if parser is None else parser(params)

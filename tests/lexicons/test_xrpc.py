@@ -288,3 +288,15 @@ def test_message_with_frame_type(lex: Lexicons) -> None:
     assert validate_message(lex, "com.example.closed", {}, "#only") == {}
     with pytest.raises(LexiconValidationError, match=r"^Message type #other is not allowed$"):
         validate_message(lex, "com.example.closed", {}, "#other")
+
+
+def test_message_frame_type_forms(lex: Lexicons) -> None:
+    full = validate_message(
+        lex, "com.example.subscribe", {"name": "x"}, "com.example.subscribe#info"
+    )
+    assert full == {"name": "x"}
+    with pytest.raises(LexiconValidationError, match=r'^Message must have the property "name"$'):
+        validate_message(lex, "com.example.subscribe", {}, "com.example.subscribe#info")
+    assert validate_message(lex, "com.example.subscribe", {}, "not a ref!") == {}
+    with pytest.raises(LexiconValidationError, match=r"^Message type not a ref! is not allowed$"):
+        validate_message(lex, "com.example.closed", {}, "not a ref!")
