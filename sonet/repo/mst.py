@@ -110,18 +110,23 @@ class MST:
 
     def items(self, start: str = "", end: str | None = None) -> Iterator[tuple[str, CID]]:
         """``(key, cid)`` pairs with ``start <= key < end`` in key order."""
-        yield from self._walk(self.root_node(), start, end)
-
-    def _walk(self, node: Node, start: str, end: str | None) -> Iterator[tuple[str, CID]]:
-        keys = node.keys
-        lo = bisect_left(keys, start)
-        hi = len(keys) if end is None else bisect_left(keys, end)
-        for i in range(lo, hi + 1):
-            child = node.child_at(i)
-            if child is not None:
-                yield from self._walk(self.load_child(child, node.layer - 1), start, end)
-            if i < hi:
-                yield keys[i], node.vals[i]
+        stack: list[Node | tuple[str, CID]] = [self.root_node()]
+        while stack:
+            item = stack.pop()
+            if not isinstance(item, Node):
+                yield item
+                continue
+            keys = item.keys
+            lo = bisect_left(keys, start) if start else 0
+            hi = len(keys) if end is None else bisect_left(keys, end)
+            layer = item.layer - 1
+            # push in reverse: gap hi, key hi-1, gap hi-1, ..., key lo, gap lo
+            for i in range(hi, lo - 1, -1):
+                child = item.left if i == 0 else item.rights[i - 1]
+                if child is not None:
+                    stack.append(self.load_child(child, layer))
+                if i > lo:
+                    stack.append((keys[i - 1], item.vals[i - 1]))
 
     def __iter__(self) -> Iterator[tuple[str, CID]]:
         return self.items()

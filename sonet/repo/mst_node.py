@@ -59,10 +59,16 @@ def is_valid_key(key: str) -> bool:
 def common_prefix_len(a: bytes | str, b: bytes | str) -> int:
     """Length of the shared prefix of two keys (for entry compression)."""
     n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
+    if a[:n] == b[:n]:
+        return n
+    lo, hi = 0, n  # a[:lo] == b[:lo] and a[:hi] != b[:hi]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 class Node:
@@ -156,7 +162,20 @@ def decode_node(cid: CID, block: bytes, layer: int | None) -> Node:
     rights: list[Child] = []
     prev = b""
     for entry in entries:
-        raw = _entry_key(cid, entry, prev)
+        if not isinstance(entry, dict) or len(entry) != 4:
+            raise InvalidMstError(f"node {cid.encode()}: entry must have exactly k, p, t, v")
+        try:
+            p, suffix, val, right = entry["p"], entry["k"], entry["v"], entry["t"]
+        except KeyError:
+            raise InvalidMstError(f"node {cid.encode()}: entry must have k, p, t, v") from None
+        if type(p) is not int or not 0 <= p <= len(prev):
+            raise InvalidMstError(f"node {cid.encode()}: bad prefix length {p!r}")
+        if type(suffix) is not bytes:
+            raise InvalidMstError(f"node {cid.encode()}: 'k' must be bytes")
+        # maximal compression: the suffix must not start with the next byte of prev
+        if p < len(prev) and suffix and suffix[0] == prev[p]:
+            raise InvalidMstError(f"node {cid.encode()}: prefix compression is not maximal")
+        raw = prev[:p] + suffix
         try:
             key = raw.decode("ascii")
         except UnicodeDecodeError:
@@ -165,12 +184,9 @@ def decode_node(cid: CID, block: bytes, layer: int | None) -> Node:
             raise InvalidMstError(f"node {cid.encode()}: invalid key {key!r}")
         if keys and key <= keys[-1]:
             raise InvalidMstError(f"node {cid.encode()}: keys out of order at {key!r}")
-        val, right = entry["v"], entry["t"]
-        if not isinstance(val, CID):
+        if type(val) is not CID:
             raise InvalidMstError(f"node {cid.encode()}: 'v' must be a CID")
-        if right is not None and not (
-            isinstance(right, CID) and right.is_cidv1_dag_cbor_sha256_32()
-        ):
+        if right is not None and not (type(right) is CID and right.is_cidv1_dag_cbor_sha256_32()):
             raise InvalidMstError(f"node {cid.encode()}: 't' must be null or a node CID")
         keys.append(key)
         vals.append(val)
@@ -196,17 +212,3 @@ def decode_node(cid: CID, block: bytes, layer: int | None) -> Node:
     if node_layer == 0 and (left is not None or any(r is not None for r in rights)):
         raise InvalidMstError(f"node {cid.encode()}: layer-0 node with subtrees")
     return Node(node_layer, left, keys, vals, rights, cid, block)
-
-
-def _entry_key(cid: CID, entry: Any, prev: bytes) -> bytes:
-    if not isinstance(entry, dict) or set(entry) != {"k", "p", "t", "v"}:
-        raise InvalidMstError(f"node {cid.encode()}: entry must have exactly k, p, t, v")
-    p, suffix = entry["p"], entry["k"]
-    if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p <= len(prev):
-        raise InvalidMstError(f"node {cid.encode()}: bad prefix length {p!r}")
-    if not isinstance(suffix, bytes):
-        raise InvalidMstError(f"node {cid.encode()}: 'k' must be bytes")
-    raw = prev[:p] + suffix
-    if common_prefix_len(prev, raw) != p:
-        raise InvalidMstError(f"node {cid.encode()}: prefix compression is not maximal")
-    return raw
