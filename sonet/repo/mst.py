@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 
 from sonet.repo.blockstore import BlockSource, MemoryBlockstore, MissingBlockError
 from sonet.repo.cid import CID
+from sonet.repo.gc_pause import gc_paused
 from sonet.repo.mst_node import Child, InvalidMstError, Node, decode_node, is_valid_key, key_height
 
 __all__ = ["EMPTY_NODE", "MST"]
@@ -46,6 +47,11 @@ class MST:
     @classmethod
     def from_items(cls, items: Iterable[tuple[str, CID]], store: BlockSource | None = None) -> MST:
         """Build a tree directly from ``(key, cid)`` pairs (sorted or not; keys unique)."""
+        with gc_paused():
+            return cls._from_items(items, store)
+
+    @classmethod
+    def _from_items(cls, items: Iterable[tuple[str, CID]], store: BlockSource | None) -> MST:
         pairs = sorted(items)
         for i, (key, _) in enumerate(pairs):
             if not is_valid_key(key):
