@@ -30,6 +30,8 @@ Child = Union["Node", CID, None]
 
 MAX_KEY_BYTES = 1024
 _KEY_RE = re.compile(r"^[a-zA-Z0-9_~\-:.]+/[a-zA-Z0-9_~\-:.]+$")
+_RAW_KEY_RE = re.compile(rb"[a-zA-Z0-9_~\-:.]+/[a-zA-Z0-9_~\-:.]+")
+_DAG_CBOR_PREFIX = CID.CIDV1_DAG_CBOR_SHA256_32_PFX
 
 
 class InvalidMstError(ValueError):
@@ -46,6 +48,19 @@ def key_height(key: str | bytes) -> int:
     # astronomically rare: fall back to the whole digest
     value = int.from_bytes(digest, "big")
     return (256 - value.bit_length()) // 2
+
+
+def _is_valid_raw_key(raw: bytes) -> bool:
+    return (
+        len(raw) <= MAX_KEY_BYTES
+        and _RAW_KEY_RE.fullmatch(raw) is not None
+        and not raw.endswith((b"/.", b"/.."))
+    )
+
+
+def _is_node_cid(cid: CID) -> bool:
+    raw = cid.cid_bytes
+    return len(raw) == 36 and raw.startswith(_DAG_CBOR_PREFIX)
 
 
 def is_valid_key(key: str) -> bool:
@@ -153,7 +168,7 @@ def decode_node(cid: CID, block: bytes, layer: int | None) -> Node:
         raise InvalidMstError(f"node {cid.encode()}: must be a map with exactly 'l' and 'e'")
     left = data["l"]
     entries = data["e"]
-    if left is not None and not (isinstance(left, CID) and left.is_cidv1_dag_cbor_sha256_32()):
+    if left is not None and not (type(left) is CID and _is_node_cid(left)):
         raise InvalidMstError(f"node {cid.encode()}: 'l' must be null or a node CID")
     if not isinstance(entries, list):
         raise InvalidMstError(f"node {cid.encode()}: 'e' must be a list")
@@ -161,8 +176,9 @@ def decode_node(cid: CID, block: bytes, layer: int | None) -> Node:
     vals: list[CID] = []
     rights: list[Child] = []
     prev = b""
+    node_layer = -1
     for entry in entries:
-        if not isinstance(entry, dict) or len(entry) != 4:
+        if type(entry) is not dict or len(entry) != 4:
             raise InvalidMstError(f"node {cid.encode()}: entry must have exactly k, p, t, v")
         try:
             p, suffix, val, right = entry["p"], entry["k"], entry["v"], entry["t"]
@@ -176,27 +192,24 @@ def decode_node(cid: CID, block: bytes, layer: int | None) -> Node:
         if p < len(prev) and suffix and suffix[0] == prev[p]:
             raise InvalidMstError(f"node {cid.encode()}: prefix compression is not maximal")
         raw = prev[:p] + suffix
-        try:
-            key = raw.decode("ascii")
-        except UnicodeDecodeError:
-            raise InvalidMstError(f"node {cid.encode()}: key is not ASCII") from None
-        if not is_valid_key(key):
-            raise InvalidMstError(f"node {cid.encode()}: invalid key {key!r}")
-        if keys and key <= keys[-1]:
-            raise InvalidMstError(f"node {cid.encode()}: keys out of order at {key!r}")
+        if not _is_valid_raw_key(raw):
+            raise InvalidMstError(f"node {cid.encode()}: invalid key {raw!r}")
+        if raw <= prev:
+            raise InvalidMstError(f"node {cid.encode()}: keys out of order at {raw!r}")
         if type(val) is not CID:
             raise InvalidMstError(f"node {cid.encode()}: 'v' must be a CID")
-        if right is not None and not (type(right) is CID and right.is_cidv1_dag_cbor_sha256_32()):
+        if right is not None and not (type(right) is CID and _is_node_cid(right)):
             raise InvalidMstError(f"node {cid.encode()}: 't' must be null or a node CID")
-        keys.append(key)
+        height = key_height(raw)
+        if height != node_layer:
+            if node_layer >= 0:
+                raise InvalidMstError(f"node {cid.encode()}: keys of different heights")
+            node_layer = height
+        keys.append(raw.decode("ascii"))
         vals.append(val)
         rights.append(right)
         prev = raw
     if keys:
-        node_layer = key_height(keys[0])
-        for key in keys[1:]:
-            if key_height(key) != node_layer:
-                raise InvalidMstError(f"node {cid.encode()}: keys of different heights")
         if layer is not None and node_layer != layer:
             raise InvalidMstError(
                 f"node {cid.encode()}: keys at height {node_layer} where layer {layer} was expected"
