@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from aiohttp import web
 
 from sonet import __version__
+
+HEALTH_PATH: Final = "/xrpc/_health"
 
 
 async def health(_request: web.Request) -> web.Response:
@@ -13,5 +17,8 @@ async def health(_request: web.Request) -> web.Response:
 
 
 def add_health_route(app: web.Application) -> None:
-    """Register the health endpoint on ``app``."""
-    app.router.add_get("/xrpc/_health", health)
+    """Register the health endpoint on ``app`` (once, however often this is called)."""
+    for resource in app.router.resources():
+        if resource.canonical == HEALTH_PATH:
+            return
+    app.router.add_get(HEALTH_PATH, health)
