@@ -13,11 +13,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sonet", description="AT Protocol server suite")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run every role in one process on the embedded default")
+    sub.add_parser("plc", help="run the did:plc directory on SONET_PLC_PORT (default 2582)")
     args = parser.parse_args(argv)
     if args.command == "serve":
         from sonet.server import run
 
         run(Config.from_env())
+    elif args.command == "plc":
+        from sonet.identity.plc_server import run_from_env
+
+        run_from_env()
     return 0
 
 
