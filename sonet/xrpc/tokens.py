@@ -148,7 +148,13 @@ class SessionTokens:
                 token,
                 self._key,
                 algorithms=[_ALGORITHM],
-                options={"verify_exp": False, "verify_aud": False, "verify_iat": False},
+                options={
+                    "verify_exp": False,
+                    "verify_aud": False,
+                    "verify_iat": False,
+                    "verify_sub": False,
+                    "verify_jti": False,
+                },
             )
         except jwt.PyJWTError:
             raise InvalidRequestError(_UNVERIFIED, "InvalidToken") from None

@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import orjson
 import pytest
-from aiohttp import ClientResponse, web
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from sonet.lexicons import LexiconError, LexiconNotFoundError
 from sonet.repo.cid import cid_for_raw
 from sonet.xrpc import XrpcRouter
 from sonet.xrpc.health import add_health_route
-from tests.xrpc.toy import ALICE, CAR_BYTES, Client, Toy, toy_app, toy_router
+from tests.xrpc.toy import ALICE, CAR_BYTES, Client, Toy, expect_error, toy_app, toy_router
 
 GET_RECORD = "/xrpc/com.atproto.repo.getRecord"
 RECORD_PARAMS = {"repo": ALICE, "collection": "app.bsky.feed.post", "rkey": "3k2abc"}
-
-
-async def expect_error(
-    resp: ClientResponse, status: int, error: str, message: str | None = None
-) -> dict[str, Any]:
-    assert resp.status == status, await resp.text()
-    assert resp.content_type == "application/json"
-    body: dict[str, Any] = await resp.json()
-    assert body["error"] == error
-    if message is not None:
-        assert body["message"] == message
-    return body
 
 
 async def test_query_with_lexicon_params(client: Client) -> None:

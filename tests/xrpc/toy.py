@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
 from sonet.crypto import K256Keypair, Keypair, P256Keypair, PublicKey
@@ -222,3 +222,15 @@ def toy_app(toy: Toy) -> web.Application:
 
     app.router.add_get("/plain", plain)
     return app
+
+
+async def expect_error(
+    resp: ClientResponse, status: int, error: str, message: str | None = None
+) -> dict[str, Any]:
+    assert resp.status == status, await resp.text()
+    assert resp.content_type == "application/json"
+    body: dict[str, Any] = await resp.json()
+    assert body["error"] == error
+    if message is not None:
+        assert body["message"] == message
+    return body
