@@ -1,7 +1,7 @@
 """Identity hot paths: cached DID/handle resolution and DID document parsing.
 
-Run from the repository root: ``python -m bench.bench_identity``. Nothing leaves the process: the caches
-are filled directly, so only the cache and parsing paths are timed.
+Run from the repository root: ``python -m bench.bench_identity``. Nothing leaves
+the process: the caches are filled directly, so only cache and parsing paths are timed.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from bench.bench_crypto import rate
 from sonet.crypto import K256Keypair
 from sonet.identity.cache import MemoryCache
 from sonet.identity.did_doc import DidDocument, parse_atproto_identity, validate_did_doc
@@ -19,19 +20,6 @@ from sonet.net import HttpClient
 from tests.identity.fixtures import plc_style_doc, random_plc_did
 
 ACCOUNTS = 10_000
-
-
-def rate(fn: Callable[[], object], seconds: float = 1.0) -> float:
-    """Calls per second of ``fn``: the best of three runs of about ``seconds`` each."""
-    best = 0.0
-    for _ in range(3):
-        calls, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds:
-            for _ in range(200):
-                fn()
-            calls += 200
-        best = max(best, calls / elapsed)
-    return best
 
 
 async def async_rate(fn: Callable[[int], Awaitable[object]], seconds: float = 1.0) -> float:
