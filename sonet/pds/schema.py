@@ -1,0 +1,15 @@
+"""Brings a PDS database up to date: every PDS storage component's migrations."""
+
+from __future__ import annotations
+
+from sonet.storage import pds_repo_store, sequencer_store
+from sonet.storage.database import Database
+from sonet.storage.migrations import migrate
+
+__all__ = ["migrate_pds"]
+
+
+async def migrate_pds(db: Database) -> None:
+    """Apply all pending PDS migrations."""
+    await migrate(db, "pds_repo", pds_repo_store.MIGRATIONS)
+    await migrate(db, "pds_sequencer", sequencer_store.MIGRATIONS)

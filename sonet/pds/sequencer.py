@@ -1,0 +1,111 @@
+"""Sequences PDS events (commits, identity, account) into the persisted firehose log.
+
+https://atproto.com/specs/sync#firehose: every event gets the next sequence number in the same
+transaction as the change it describes. Transactions that sequence events run one at a time in
+this process, so the in-memory window of recent frames is appended in commit order and live
+subscribers read it without touching the database; older cursors are served from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from sonet.storage.database import Database
+from sonet.storage.sequencer_store import SequencedEvent, SequencerStore
+
+__all__ = ["SequenceTransaction", "Sequencer"]
+
+DB_PAGE = 500
+
+
+@dataclass
+class SequenceTransaction:
+    """A write transaction that may sequence events."""
+
+    conn: AsyncConnection
+    _sequencer: Sequencer
+    events: list[SequencedEvent] = field(default_factory=list)
+
+    async def sequence(
+        self, did: str, kind: str, frame_for: Callable[[int], bytes]
+    ) -> SequencedEvent:
+        """Number an event and persist its frame (``frame_for(seq)`` builds the frame bytes)."""
+        store = self._sequencer.store
+        seq = await store.next_seq(self.conn) if not self.events else self.events[-1].seq + 1
+        event = SequencedEvent(seq, did, kind, frame_for(seq), time.time_ns() // 1000)
+        await store.append(self.conn, event)
+        self.events.append(event)
+        return event
+
+
+class Sequencer:
+    """The PDS event log: persisted in the database, recent frames kept in memory."""
+
+    def __init__(self, db: Database, window: int = 20_000) -> None:
+        self.db = db
+        self.store = SequencerStore()
+        self.window = window
+        self._recent: dict[int, SequencedEvent] = {}
+        self._latest = 0
+        self._lock = asyncio.Lock()
+        self._wakeup = asyncio.Event()
+
+    async def start(self) -> None:
+        """Learn the latest sequence number from the database."""
+        async with self.db.read() as conn:
+            _, self._latest = await self.store.bounds(conn)
+
+    @property
+    def latest(self) -> int:
+        """The newest sequence number committed."""
+        return self._latest
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SequenceTransaction]:
+        """A serialised write transaction; its events are published once it commits."""
+        async with self._lock:
+            async with self.db.write() as conn:
+                tx = SequenceTransaction(conn, self)
+                yield tx
+            for event in tx.events:
+                self._publish(event)
+
+    def _publish(self, event: SequencedEvent) -> None:
+        self._recent[event.seq] = event
+        self._latest = event.seq
+        while len(self._recent) > self.window:
+            del self._recent[next(iter(self._recent))]
+        self._wakeup.set()
+        self._wakeup = asyncio.Event()
+
+    async def bounds(self) -> tuple[int, int]:
+        """(oldest, latest) sequence numbers still retained."""
+        async with self.db.read() as conn:
+            return await self.store.bounds(conn)
+
+    async def events_after(self, cursor: int) -> AsyncIterator[SequencedEvent]:
+        """Every event with ``seq > cursor``, then live events as they commit (never ends)."""
+        while True:
+            if cursor >= self._latest:
+                await self._wakeup.wait()
+                continue
+            nxt = self._recent.get(cursor + 1)
+            if nxt is not None:
+                cursor = nxt.seq
+                yield nxt
+                continue
+            async with self.db.read() as conn:
+                page = await self.store.read_after(conn, cursor, DB_PAGE)
+            if not page:
+                # only reached when events were trimmed: skip to what is retained
+                cursor = self._latest
+                continue
+            for event in page:
+                cursor = event.seq
+                yield event
