@@ -16,6 +16,7 @@ from sonet.pds.sequencer import Sequencer
 from sonet.repo import cbor
 from sonet.repo.blockstore import MemoryBlockstore
 from sonet.repo.car import read_car
+from sonet.repo.cid import CID
 from sonet.repo.commit import decode_commit, verify_commit
 from sonet.repo.mst import MST
 from sonet.repo.mst_proof import RepoOp, verify_commit_proof
@@ -119,7 +120,7 @@ async def test_writes_commit_and_stream(database: Database) -> None:
         ]
         head = await service.store.get_root(conn, ALICE)
         assert head is not None
-        blocks = {}
+        blocks: dict[CID, bytes] = {}
         async for part in service.store.iter_blocks(conn, ALICE):
             blocks.update(part)
     # the stored blocks are exactly a complete repo: commit, MST and live records
