@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sonet.storage import pds_repo_store, sequencer_store
+from sonet.storage import pds_account_store, pds_repo_store, sequencer_store
 from sonet.storage.database import Database
 from sonet.storage.migrations import migrate
 
@@ -11,5 +11,6 @@ __all__ = ["migrate_pds"]
 
 async def migrate_pds(db: Database) -> None:
     """Apply all pending PDS migrations."""
+    await migrate(db, "pds_account", pds_account_store.MIGRATIONS)
     await migrate(db, "pds_repo", pds_repo_store.MIGRATIONS)
     await migrate(db, "pds_sequencer", sequencer_store.MIGRATIONS)

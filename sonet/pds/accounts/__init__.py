@@ -1,0 +1,1 @@
+"""PDS accounts: creation, sessions, credentials and hosting status."""

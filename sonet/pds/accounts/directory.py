@@ -1,0 +1,70 @@
+"""Looking up hosted accounts and their signing keys (used by every PDS area)."""
+
+from __future__ import annotations
+
+import time
+
+from sonet.crypto import Keypair
+from sonet.crypto.keypairs import import_private_multibase
+from sonet.pds.errors import RepoNotFoundError
+from sonet.storage.database import Database
+from sonet.storage.pds_account_store import AccountRow, AccountStore
+
+__all__ = ["AccountDirectory"]
+
+
+class AccountDirectory:
+    """Reads accounts; caches signing keys (they change only on key rotation)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.store = AccountStore()
+        self._keys: dict[str, Keypair] = {}
+
+    async def get(self, did: str) -> AccountRow | None:
+        """The account hosted here for ``did``."""
+        async with self.db.read() as conn:
+            return await self.store.by_did(conn, did)
+
+    async def lookup(self, handle_or_did: str) -> AccountRow | None:
+        """The account named by a DID or a handle."""
+        async with self.db.read() as conn:
+            if handle_or_did.startswith("did:"):
+                return await self.store.by_did(conn, handle_or_did)
+            return await self.store.by_handle(conn, handle_or_did.lower())
+
+    async def signing_key(self, did: str) -> Keypair:
+        """The repo signing key of a hosted account."""
+        key = self._keys.get(did)
+        if key is None:
+            row = await self.get(did)
+            if row is None:
+                raise RepoNotFoundError(f"Could not find repo for DID: {did}")
+            key = self._keys[did] = import_private_multibase(row.signing_key)
+        return key
+
+    def forget_key(self, did: str) -> None:
+        """Drop a cached key (after rotation)."""
+        self._keys.pop(did, None)
+
+    @staticmethod
+    def new_row(
+        did: str,
+        handle: str,
+        key: Keypair,
+        email: str | None = None,
+        password_hash: str | None = None,
+    ) -> AccountRow:
+        """A fresh, active account row."""
+        return AccountRow(
+            did=did,
+            handle=handle.lower(),
+            email=email,
+            password_hash=password_hash,
+            signing_key=key.export_private_multibase(),
+            status="active",
+            created_at=time.time_ns() // 1000,
+            email_confirmed_at=None,
+            deactivated_at=None,
+            takedown_ref=None,
+        )
