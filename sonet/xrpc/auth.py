@@ -22,7 +22,8 @@ from aiohttp import web
 
 from sonet.xrpc.context import AuthVerifier, HandlerContext
 from sonet.xrpc.errors import AuthRequiredError, InvalidRequestError
-from sonet.xrpc.service_jwt import KeyResolver, decode_unverified_claims, verify_service_jwt
+from sonet.xrpc.jws import decode_unverified_claims
+from sonet.xrpc.service_jwt import KeyResolver, verify_service_jwt
 from sonet.xrpc.tokens import ACCESS_STANDARD, AuthScope, SessionTokens
 
 __all__ = [

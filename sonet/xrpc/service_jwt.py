@@ -11,9 +11,6 @@ XRPC method it authorises) and ``jti`` (random nonce); the signature is the raw 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection
@@ -25,13 +22,13 @@ import orjson
 from sonet.crypto import CryptoError, Keypair, PublicKey
 from sonet.syntax.did import is_valid_did
 from sonet.xrpc.errors import AuthRequiredError
+from sonet.xrpc.jws import MalformedJwtError, b64url_encode, split_jws
 
 __all__ = [
     "SERVICE_JWT_TTL",
     "KeyResolver",
     "ServiceJwtPayload",
     "create_service_jwt",
-    "decode_unverified_claims",
     "verify_service_jwt",
 ]
 
@@ -39,8 +36,6 @@ SERVICE_JWT_TTL: Final = 60
 """Default lifetime in seconds (the spec's suggestion)."""
 NON_SERVICE_TYPS: Final = frozenset({"at+jwt", "refresh+jwt", "dpop+jwt"})
 """``typ`` values of session, refresh and DPoP tokens, never accepted as service auth."""
-
-_B64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
 
 KeyResolver = Callable[[str, bool], Awaitable[PublicKey]]
 """``(iss, force_refresh) -> signing key`` of the issuer (``iss`` may carry a ``#service``
@@ -66,17 +61,6 @@ class ServiceJwtPayload:
         return self.iss.partition("#")[0]
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64url(text: str) -> bytes:
-    """Strict unpadded base64url (RFC 7515 section 2)."""
-    if _B64URL.fullmatch(text) is None:
-        raise ValueError("not unpadded base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def create_service_jwt(
     keypair: Keypair,
     iss: str,
@@ -98,35 +82,13 @@ def create_service_jwt(
         claims["lxm"] = lxm
     claims["jti"] = secrets.token_hex(16)
     header = {"typ": "JWT", "alg": keypair.jwt_alg}
-    signing_input = f"{_b64url(orjson.dumps(header))}.{_b64url(orjson.dumps(claims))}"
+    signing_input = f"{b64url_encode(orjson.dumps(header))}.{b64url_encode(orjson.dumps(claims))}"
     signature = keypair.sign(signing_input.encode())
-    return f"{signing_input}.{_b64url(signature)}"
+    return f"{signing_input}.{b64url_encode(signature)}"
 
 
 def _bad_jwt() -> AuthRequiredError:
     return AuthRequiredError("poorly formatted jwt", "BadJwt")
-
-
-def _json_part(text: str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(_unb64url(text))
-    except (ValueError, binascii.Error):
-        raise _bad_jwt() from None
-    if not isinstance(value, dict):
-        raise _bad_jwt()
-    return value
-
-
-def decode_unverified_claims(token: str) -> dict[str, Any] | None:
-    """The claims of a JWT without any check (``None`` if it does not decode): only for
-    routing decisions such as "is this a service token?", never for trust."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        return _json_part(parts[1])
-    except AuthRequiredError:
-        return None
 
 
 def _is_number(value: object) -> bool:
@@ -177,15 +139,15 @@ async def verify_service_jwt(
     The signature is checked with the issuer's key; if it does not match, the key is resolved
     once more with ``force_refresh`` and the check repeated. High-S signatures are refused.
     """
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise _bad_jwt()
-    header = _json_part(parts[0])
+    try:
+        jws = split_jws(token)
+    except MalformedJwtError:
+        raise _bad_jwt() from None
+    header, claims = jws.header, jws.claims
     if not isinstance(header.get("alg"), str):
         raise _bad_jwt()
     if header.get("typ") in NON_SERVICE_TYPS:
         raise AuthRequiredError(f'Invalid jwt type "{header["typ"]}"', "BadJwtType")
-    claims = _json_part(parts[1])
     _check_claims(claims)
     current = time.time() if now is None else now
     if current > claims["exp"]:
@@ -201,11 +163,7 @@ async def verify_service_jwt(
     iss: str = claims["iss"]
     if not _is_did_or_service(iss):
         raise AuthRequiredError("jwt iss is not a valid did", "BadJwtIss")
-    try:
-        signature = _unb64url(parts[2])
-    except (ValueError, binascii.Error):
-        raise AuthRequiredError("could not verify jwt signature", "BadJwtSignature") from None
-    message = f"{parts[0]}.{parts[1]}".encode()
+    message, signature = jws.signing_input, jws.signature
     key = await _resolve(resolve_key, iss, False)
     valid = _signature_matches(key, header["alg"], message, signature)
     if not valid:

@@ -192,3 +192,17 @@ def test_refresh_token_needs_an_id() -> None:
     with pytest.raises(AuthRequiredError) as exc:
         tokens.verify_refresh(token)
     assert (exc.value.status, exc.value.error) == (401, "MissingTokenId")
+
+
+def test_not_yet_valid_token() -> None:
+    with pytest.raises(InvalidRequestError) as exc:
+        tokens.verify_access(signed(base_claims(nbf=int(time.time()) + 600)))
+    expect(exc, "InvalidToken", "Token could not be verified")
+    assert tokens.verify_access(signed(base_claims(nbf=int(time.time()) - 5))).did == ALICE
+
+
+def test_other_algorithms_are_refused() -> None:
+    token = jwt.encode(base_claims(), SECRET, algorithm="HS512", headers={"typ": "at+jwt"})
+    with pytest.raises(InvalidRequestError) as exc:
+        tokens.verify_access(token)
+    expect(exc, "InvalidToken", "Token could not be verified")
