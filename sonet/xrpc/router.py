@@ -234,6 +234,8 @@ class XrpcRouter:
                 return await self._subscribe(route, ctx)
             return await self._call(route, ctx)
         except Exception as exc:
+            if request.writer.output_size > 0:
+                raise  # a streamed response failed midway: aiohttp drops the connection
             return error_response(to_xrpc_error(request, exc), ctx.response_headers)
 
     async def _prepare(self, route: _Route, ctx: HandlerContext[Any]) -> None:

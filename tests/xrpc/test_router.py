@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
+import aiohttp
 import orjson
 import pytest
 from aiohttp import web
@@ -11,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from sonet.lexicons import LexiconError, LexiconNotFoundError
 from sonet.repo.cid import cid_for_raw
-from sonet.xrpc import XrpcRouter
+from sonet.xrpc import HandlerContext, XrpcRouter, XrpcStream
 from sonet.xrpc.health import add_health_route
 from tests.xrpc.toy import ALICE, CAR_BYTES, Client, Toy, expect_error, toy_app, toy_router
 
@@ -183,3 +185,25 @@ def test_health_route_is_registered_once(toy: Toy) -> None:
     add_health_route(app)
     paths = [r.canonical for r in app.router.resources()]
     assert paths.count("/xrpc/_health") == 1
+
+
+async def test_stream_failing_midway_drops_the_connection(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"first chunk"
+        raise RuntimeError("disk went away")
+
+    async def get_repo(_ctx: HandlerContext[None]) -> XrpcStream:
+        return XrpcStream(chunks(), "application/vnd.ipld.car")
+
+    router = XrpcRouter()
+    router.query("com.atproto.sync.getRepo", get_repo)
+    app = web.Application()
+    router.install(app)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        resp = await client.get("/xrpc/com.atproto.sync.getRepo", params={"did": ALICE})
+        assert resp.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await resp.read()
+    assert "disk went away" in caplog.text
