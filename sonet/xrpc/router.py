@@ -71,12 +71,19 @@ Fallback = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
 """Answers calls of methods no handler is registered for: ``(request, nsid) -> response``."""
 
 Kind = Literal["query", "procedure", "subscription"]
-_EXPECTED_METHOD: Final[dict[str, str]] = {"query": "GET", "procedure": "POST"}
 _ACCEPTED_METHODS: Final[dict[str, frozenset[str]]] = {
     "query": frozenset({"GET", "HEAD"}),
     "procedure": frozenset({"POST"}),
     "subscription": frozenset({"GET"}),
 }
+
+
+def _check_method(method: str, kind: str | None) -> None:
+    """Refuse an HTTP method that does not fit the lexicon kind (unknown kinds pass)."""
+    accepted = _ACCEPTED_METHODS.get(kind or "")
+    if accepted is not None and method not in accepted:
+        expected = "POST" if kind == "procedure" else "GET"
+        raise InvalidRequestError(f"Incorrect HTTP method ({method}) expected {expected}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +206,8 @@ class XrpcRouter:
             return None
         encodings = allowed_encodings(body["encoding"])
         is_json = JSON_TYPE in encodings
-        limit = max_body or (self.json_limit if is_json else self.blob_limit)
+        default = self.json_limit if is_json else self.blob_limit
+        limit = default if max_body is None else max_body
         return _InputSpec(encodings, is_json, "schema" in body, limit)
 
     def _limiter(self, limits: Sequence[RateLimit]) -> RateLimiter | None:
@@ -249,11 +257,7 @@ class XrpcRouter:
 
     async def _call(self, route: _Route, ctx: HandlerContext[Any]) -> web.StreamResponse:
         request = ctx.request
-        if request.method not in _ACCEPTED_METHODS[route.kind]:
-            expected = _EXPECTED_METHOD[route.kind]
-            raise InvalidRequestError(
-                f"Incorrect HTTP method ({request.method}) expected {expected}"
-            )
+        _check_method(request.method, route.kind)
         await self._prepare(route, ctx)
         if route.limiter is not None:
             await route.limiter.check(ctx)
@@ -283,8 +287,7 @@ class XrpcRouter:
         return XrpcInput(encoding, body)
 
     async def _subscribe(self, route: _Route, ctx: HandlerContext[Any]) -> web.StreamResponse:
-        if ctx.request.method != "GET":
-            raise InvalidRequestError(f"Incorrect HTTP method ({ctx.request.method}) expected GET")
+        _check_method(ctx.request.method, route.kind)
         if not web.WebSocketResponse().can_prepare(ctx.request).ok:
             raise InvalidRequestError(f"{route.nsid} is a subscription: a WebSocket is expected")
 
@@ -300,13 +303,9 @@ class XrpcRouter:
             raise InvalidRequestError("invalid xrpc path")
         if self._global_limiter is not None:
             await self._global_limiter.check(ctx)
-        definition = self.lexicons.get(nsid)
-        kind = definition.defs["main"]["type"] if definition and "main" in definition.defs else None
-        expected = _EXPECTED_METHOD.get(kind or "")
-        if expected is not None and request.method not in _ACCEPTED_METHODS[kind or ""]:
-            raise InvalidRequestError(
-                f"Incorrect HTTP method ({request.method}) expected {expected}"
-            )
+        document = self.lexicons.get(nsid)
+        main = document.defs.get("main") if document is not None else None
+        _check_method(request.method, main["type"] if main is not None else None)
         if self.fallback is not None:
             response = await self.fallback(request, nsid)
             if not response.prepared:
