@@ -29,7 +29,7 @@ from sonet.repo.mst import MST
 from sonet.repo.mst_diff import diff_trees
 from sonet.repo.mst_proof import RepoOp, commit_proof_blocks
 from sonet.storage.database import Database
-from sonet.storage.pds_repo_store import RepoRoot, RepoStore
+from sonet.storage.pds_repo_store import CommitWrite, RepoRoot, RepoStore
 from sonet.sync.events import commit_body
 from sonet.syntax.tid import next_tid, parse_tid, tid_from
 from sonet.xrpc.frames import MessageFrame
@@ -199,18 +199,20 @@ class RepoService:
             gone = [op.prev for op in ops if op.prev is not None]
             replaced = [w for w, op in zip(prepared, ops, strict=True) if op.prev is not None]
             new_root = RepoRoot(did, commit_cid, commit.data, rev)
-            async with self.sequencer.transaction() as tx:
-                if not await self.store.swap_root(tx.conn, new_root, state.root.commit_cid):
-                    self.forget(did)
+
+            write = CommitWrite(
+                root=new_root,
+                expected=state.root.commit_cid,
+                blocks=stored,
+                upserts=[(w.collection, w.rkey, w.cid) for w in prepared if w.cid is not None],
+                deletes=[(w.collection, w.rkey) for w in prepared if w.action == "delete"],
+                gone=[*removed, *gone, state.root.commit_cid],
+                indexed_at=parse_tid(rev)[0],
+            )
+
+            async def work(tx: SequenceTransaction) -> None:
+                if not await self.store.apply_commit(tx.conn, write):
                     raise InvalidSwapError("repository changed concurrently; retry")
-                conn = tx.conn
-                await self.store.put_blocks(conn, did, rev, stored)
-                upserts = [(w.collection, w.rkey, w.cid) for w in prepared if w.cid is not None]
-                deletes = [(w.collection, w.rkey) for w in prepared if w.action == "delete"]
-                now_us = parse_tid(rev)[0]
-                await self.store.put_records(conn, did, rev, upserts, now_us)
-                await self.store.delete_records(conn, did, deletes)
-                await self.store.delete_blocks(conn, did, [*removed, *gone, state.root.commit_cid])
                 if self.blob_hook is not None:
                     await self.blob_hook(tx, did, prepared, replaced)
                 await self._sequence_commit(
@@ -223,10 +225,16 @@ class RepoService:
                     ops,
                     state.root.data_cid,
                 )
+
+            try:
+                await self.sequencer.commit(work)
+            except InvalidSwapError:
+                self.forget(did)
+                raise
             state.root = new_root
-            state.tree = tree
             state.blocks.update(new_nodes.items())
-            if len(state.tree._cache) > MAX_CACHED_NODES:
+            state.tree = tree.persisted()
+            if state.tree.cached_nodes > MAX_CACHED_NODES:
                 self.forget(did)
         results = [
             WriteResult(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sonet.storage.database import Database
 from sonet.storage.sequencer_store import SequencedEvent, SequencerStore
 
-__all__ = ["SequenceTransaction", "Sequencer"]
+__all__ = ["SequenceTransaction", "Sequencer", "Work"]
 
 DB_PAGE = 500
+MAX_BATCH = 64
 
 
 @dataclass
@@ -44,6 +45,10 @@ class SequenceTransaction:
         return event
 
 
+Work = Callable[[SequenceTransaction], Awaitable[None]]
+"""A unit of work run inside a (possibly shared) write transaction."""
+
+
 class Sequencer:
     """The PDS event log: persisted in the database, recent frames kept in memory."""
 
@@ -55,6 +60,8 @@ class Sequencer:
         self._latest = 0
         self._lock = asyncio.Lock()
         self._wakeup = asyncio.Event()
+        self._pending: list[tuple[Work, asyncio.Future[None]]] = []
+        self._batcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Learn the latest sequence number from the database."""
@@ -75,6 +82,43 @@ class Sequencer:
                 yield tx
             for event in tx.events:
                 self._publish(event)
+
+    async def commit(self, work: Work) -> None:
+        """Run ``work`` in a write transaction shared with other pending work (group commit).
+
+        Concurrent callers are batched into one transaction, so the cost of committing is
+        shared. If a batch fails, its works are retried one per transaction, so a failing work
+        only fails its own caller.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((work, future))
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.create_task(self._drain())
+        await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch = self._pending[:MAX_BATCH]
+            del self._pending[:MAX_BATCH]
+            try:
+                async with self.transaction() as tx:
+                    for work, _ in batch:
+                        await work(tx)
+            except Exception as exc:
+                if len(batch) == 1:
+                    _settle(batch[0][1], exc)
+                    continue
+                for work, future in batch:
+                    try:
+                        async with self.transaction() as tx:
+                            await work(tx)
+                    except Exception as single:
+                        _settle(future, single)
+                    else:
+                        _settle(future, None)
+                continue
+            for _, future in batch:
+                _settle(future, None)
 
     def _publish(self, event: SequencedEvent) -> None:
         self._recent[event.seq] = event
@@ -109,3 +153,12 @@ class Sequencer:
             for event in page:
                 cursor = event.seq
                 yield event
+
+
+def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is None:
+        future.set_result(None)
+    else:
+        future.set_exception(exc)

@@ -152,13 +152,33 @@ class MST:
 
     def new_blocks(self) -> Iterator[tuple[CID, bytes]]:
         """Blocks of nodes created in memory (not yet in the block source)."""
-        stack: list[Child] = [self._root if self._root is not None else EMPTY_NODE]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, Node):
-                yield node.cid, node.block
-                stack.append(node.left)
-                stack.extend(node.rights)
+        root = self._root if self._root is not None else EMPTY_NODE
+        for node in _in_memory(root):
+            yield node.cid, node.block
+
+    def persisted(self) -> MST:
+        """This tree with every in-memory node turned into a cached, CID-linked node.
+
+        Call once the blocks of :meth:`new_blocks` are stored: the result reads the same, reuses
+        the decoded nodes, and its own :meth:`new_blocks` starts empty.
+        """
+        for node in list(_in_memory(self._root)):
+            self._cache[node.cid] = Node(
+                node.layer,
+                _link(node.left),
+                node.keys,
+                node.vals,
+                [_link(r) for r in node.rights],
+                node.cid,
+                node.block,
+            )
+        root = self._root if not isinstance(self._root, Node) else self._root.cid
+        return MST(self.store, root, self._cache)
+
+    @property
+    def cached_nodes(self) -> int:
+        """How many decoded nodes this tree's cache holds."""
+        return len(self._cache)
 
     # -- changing ------------------------------------------------------------------------------
 
@@ -260,6 +280,20 @@ class MST:
             rights = [*na.rights[:-1], middle, *nb.rights]
             return Node(layer, na.left, na.keys + nb.keys, na.vals + nb.vals, rights)
         return Node(layer, middle, nb.keys, nb.vals, nb.rights)
+
+
+def _in_memory(child: Child) -> Iterator[Node]:
+    stack = [child]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Node):
+            yield node
+            stack.append(node.left)
+            stack.extend(node.rights)
+
+
+def _link(child: Child) -> CID | None:
+    return child.cid if isinstance(child, Node) else child
 
 
 def _trim(node: Node) -> Node | None:

@@ -6,6 +6,7 @@ commit. ``record`` indexes the current records by collection and rkey for getRec
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -27,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sonet.repo.cid import CID
 from sonet.storage.migrations import Migration
+from sonet.storage.raw_sqlite import run_on_sqlite
 from sonet.storage.upsert import insert_ignore, upsert
 
-__all__ = ["MIGRATIONS", "RecordRow", "RepoRoot", "RepoStore"]
+__all__ = ["MIGRATIONS", "CommitWrite", "RecordRow", "RepoRoot", "RepoStore"]
 
 meta = MetaData()
 
@@ -80,6 +82,19 @@ class RepoRoot:
 
 
 @dataclass(frozen=True, slots=True)
+class CommitWrite:
+    """Everything one commit changes in a repository's storage."""
+
+    root: RepoRoot
+    expected: CID
+    blocks: Sequence[tuple[CID, bytes]]
+    upserts: Sequence[tuple[str, str, CID]]
+    deletes: Sequence[tuple[str, str]]
+    gone: Sequence[CID]
+    indexed_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class RecordRow:
     """One indexed record."""
 
@@ -91,6 +106,19 @@ class RecordRow:
 
 class RepoStore:
     """SQL for repositories; every method runs on a connection the caller's transaction owns."""
+
+    async def apply_commit(self, conn: AsyncConnection, w: CommitWrite) -> bool:
+        """Store one commit's changes; False (and nothing written) if the head moved."""
+        if conn.dialect.name == "sqlite":
+            return await run_on_sqlite(conn, lambda sq: _apply_commit_sqlite(sq, w))
+        did, rev = w.root.did, w.root.rev
+        if not await self.swap_root(conn, w.root, w.expected):
+            return False
+        await self.put_blocks(conn, did, rev, w.blocks)
+        await self.put_records(conn, did, rev, w.upserts, w.indexed_at)
+        await self.delete_records(conn, did, w.deletes)
+        await self.delete_blocks(conn, did, w.gone)
+        return True
 
     async def get_root(self, conn: AsyncConnection, did: str) -> RepoRoot | None:
         """The current head of ``did``'s repo, or None."""
@@ -285,3 +313,33 @@ class RepoStore:
         """Remove everything stored for ``did``'s repository."""
         for table in (record, repo_block, repo_root):
             await conn.execute(delete(table).where(table.c.did == did))
+
+
+def _apply_commit_sqlite(sq: sqlite3.Connection, w: CommitWrite) -> bool:
+    did, rev = w.root.did, w.root.rev
+    cur = sq.execute(
+        "UPDATE repo_root SET commit_cid = ?, data_cid = ?, rev = ? WHERE did = ? AND commit_cid = ?",
+        (w.root.commit_cid.cid_bytes, w.root.data_cid.cid_bytes, rev, did, w.expected.cid_bytes),
+    )
+    if cur.rowcount != 1:
+        return False
+    sq.executemany(
+        "INSERT OR IGNORE INTO repo_block (did, cid, rev, block) VALUES (?, ?, ?, ?)",
+        [(did, c.cid_bytes, rev, b) for c, b in w.blocks],
+    )
+    sq.executemany(
+        "INSERT INTO record (did, collection, rkey, cid, rev, indexed_at) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (did, collection, rkey) DO UPDATE SET"
+        " cid = excluded.cid, rev = excluded.rev, indexed_at = excluded.indexed_at",
+        [(did, c, k, cid.cid_bytes, rev, w.indexed_at) for c, k, cid in w.upserts],
+    )
+    sq.executemany(
+        "DELETE FROM record WHERE did = ? AND collection = ? AND rkey = ?",
+        [(did, c, k) for c, k in w.deletes],
+    )
+    sq.executemany(
+        "DELETE FROM repo_block WHERE did = ? AND cid = ?"
+        " AND NOT EXISTS (SELECT 1 FROM record WHERE record.did = ? AND record.cid = ?)",
+        [(did, c.cid_bytes, did, c.cid_bytes) for c in w.gone],
+    )
+    return True

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sonet.storage.migrations import Migration
+from sonet.storage.raw_sqlite import run_on_sqlite
 
 __all__ = ["MIGRATIONS", "SequencedEvent", "SequencerStore"]
 
@@ -69,6 +70,16 @@ class SequencerStore:
 
     async def append(self, conn: AsyncConnection, event: SequencedEvent) -> None:
         """Persist an event numbered by :meth:`next_seq` in the same transaction."""
+        if conn.dialect.name == "sqlite":
+            row = (event.seq, event.did, event.kind, event.frame, event.sequenced_at)
+            await run_on_sqlite(
+                conn,
+                lambda sq: sq.execute(
+                    "INSERT INTO repo_seq (seq, did, kind, frame, sequenced_at) VALUES (?, ?, ?, ?, ?)",
+                    row,
+                ),
+            )
+            return
         await conn.execute(
             repo_seq.insert().values(
                 seq=event.seq,
