@@ -5,20 +5,23 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from sonet.config import Config
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sonet`` console script."""
     parser = argparse.ArgumentParser(prog="sonet", description="AT Protocol server suite")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run every role in one process on the embedded default")
+    sub.add_parser("pds", help="run the PDS alone (SONET_PLC_URL names the PLC directory)")
     sub.add_parser("plc", help="run the did:plc directory on SONET_PLC_PORT (default 2582)")
     args = parser.parse_args(argv)
     if args.command == "serve":
-        from sonet.server import run
+        from sonet.server import run_serve
 
-        run(Config.from_env())
+        run_serve()
+    elif args.command == "pds":
+        from sonet.server import run_pds
+
+        run_pds()
     elif args.command == "plc":
         from sonet.identity.plc_server import run_from_env
 
