@@ -22,6 +22,7 @@ from sqlalchemy import (
     delete,
     exists,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -313,6 +314,46 @@ class RepoStore:
         """Remove everything stored for ``did``'s repository."""
         for table in (record, repo_block, repo_root):
             await conn.execute(delete(table).where(table.c.did == did))
+
+    # -- reads for sync (getRepo, getRecord proofs) and import --------------------------------
+
+    async def snapshot(self, conn: AsyncConnection) -> None:
+        """Make every later read of this (just begun) transaction see one state of the database.
+
+        SQLite read transactions already do; PostgreSQL needs REPEATABLE READ, set before the
+        transaction's first query.
+        """
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+
+    async def iter_raw_blocks(
+        self, conn: AsyncConnection, did: str, since: str | None = None, batch: int = 5000
+    ) -> AsyncIterator[list[tuple[bytes, bytes]]]:
+        """Like :meth:`iter_blocks` with CIDs as raw bytes (for streaming whole repos fast:
+        on SQLite each batch is one hop to the database thread)."""
+        sql = "SELECT cid, block FROM repo_block WHERE did = ?" + (" AND rev > ?" if since else "")
+        args = (did, since) if since else (did,)
+        if conn.dialect.name == "sqlite":
+            cursor = await run_on_sqlite(conn, lambda sq: sq.execute(sql, args))
+            try:
+                while rows := await run_on_sqlite(conn, lambda _sq: cursor.fetchmany(batch)):
+                    yield rows
+            finally:
+                cursor.close()
+            return
+        q = select(repo_block.c.cid, repo_block.c.block).where(repo_block.c.did == did)
+        if since:
+            q = q.where(repo_block.c.rev > since)
+        result = await conn.stream(q.execution_options(yield_per=batch))
+        async for part in result.partitions(batch):
+            yield [(bytes(r.cid), bytes(r.block)) for r in part]
+
+    async def record_paths(self, conn: AsyncConnection, did: str) -> list[tuple[str, str]]:
+        """``(collection, rkey)`` of every current record of ``did``."""
+        rows = await conn.execute(
+            select(record.c.collection, record.c.rkey).where(record.c.did == did)
+        )
+        return [(r.collection, r.rkey) for r in rows]
 
 
 def _apply_commit_sqlite(sq: sqlite3.Connection, w: CommitWrite) -> bool:
