@@ -20,7 +20,7 @@ from aiohttp import WSCloseCode, web
 from sonet.lexicons import Lexicons, LexiconValidationError, validate_message
 from sonet.xrpc.context import HandlerContext
 from sonet.xrpc.errors import XRPCError
-from sonet.xrpc.frames import ErrorFrame, MessageFrame, message_from_value
+from sonet.xrpc.frames import ErrorFrame, MessageFrame, decode_frame, message_from_value
 
 __all__ = ["HEARTBEAT_SECONDS", "StreamItem", "SubscriptionHandler", "serve_subscription"]
 
@@ -28,14 +28,17 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS: Final = 30.0
 
-StreamItem: TypeAlias = MessageFrame | ErrorFrame | dict[str, Any]
-"""A frame, or a data-model object whose ``$type`` becomes the frame's type."""
+StreamItem: TypeAlias = MessageFrame | ErrorFrame | dict[str, Any] | bytes
+"""A frame, a data-model object whose ``$type`` becomes the frame's type, or the bytes of a
+message frame encoded beforehand (a persisted firehose event), sent as they are."""
 
 SubscriptionHandler: TypeAlias = Callable[[HandlerContext[Any]], AsyncGenerator[StreamItem, None]]
 """An async generator of the subscription's messages."""
 
 
-def _frame(item: StreamItem, nsid: str, lexicons: Lexicons | None) -> MessageFrame | ErrorFrame:
+def _frame(
+    item: MessageFrame | ErrorFrame | dict[str, Any], nsid: str, lexicons: Lexicons | None
+) -> MessageFrame | ErrorFrame:
     frame = message_from_value(item, nsid) if isinstance(item, dict) else item
     if lexicons is not None and isinstance(frame, MessageFrame):
         try:
@@ -59,6 +62,11 @@ async def _produce(
         stream = handler(ctx)
         try:
             async for item in stream:
+                if isinstance(item, bytes):
+                    if lexicons is not None:
+                        _frame(decode_frame(item), ctx.nsid, lexicons)
+                    await ws.send_bytes(item)
+                    continue
                 frame = _frame(item, ctx.nsid, lexicons)
                 await ws.send_bytes(frame.to_bytes())
                 if isinstance(frame, ErrorFrame):
