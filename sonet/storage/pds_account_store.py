@@ -1,26 +1,42 @@
-"""PDS accounts: identity, credentials, signing keys and hosting status."""
+"""PDS accounts: identity, credentials, signing keys and hosting status.
+
+Migration step 1 creates every table of the accounts area: the account rows here, sessions and
+app passwords (:mod:`sonet.storage.pds_session_store`), email tokens
+(:mod:`sonet.storage.pds_email_token_store`), invite codes (:mod:`sonet.storage.pds_invite_store`)
+and server secrets (:mod:`sonet.storage.pds_secret_store`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Index,
     MetaData,
     String,
     Table,
     Text,
+    delete,
     func,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sonet.storage import (
+    pds_email_token_store,
+    pds_invite_store,
+    pds_secret_store,
+    pds_session_store,
+)
 from sonet.storage.migrations import Migration
 
-__all__ = ["MIGRATIONS", "AccountRow", "AccountStore", "account"]
+__all__ = ["MIGRATIONS", "AccountRow", "AccountStore", "account", "status_of"]
 
 meta = MetaData()
 
@@ -38,17 +54,31 @@ account = Table(
     Column("deactivated_at", BigInteger, nullable=True),
     Column("delete_after", BigInteger, nullable=True),
     Column("takedown_ref", String(512), nullable=True),
+    Column("invites_disabled", Boolean, nullable=False, server_default="0"),
     Index("account_handle", "handle", unique=True),
 )
 Index("account_email_lower", func.lower(account.c.email), unique=True)
 
-MIGRATIONS = [Migration(1, "accounts", tables=[account])]
+MIGRATIONS = [
+    Migration(
+        1,
+        "accounts, sessions, app passwords, email tokens, invite codes, server secrets",
+        tables=[
+            account,
+            *pds_session_store.TABLES,
+            *pds_email_token_store.TABLES,
+            *pds_invite_store.TABLES,
+            *pds_secret_store.TABLES,
+        ],
+    )
+]
 
 
 @dataclass(frozen=True, slots=True)
 class AccountRow:
     """One hosted account. ``status`` is ``active``, ``deactivated``, ``takendown``,
-    ``suspended`` or ``deleted`` (https://atproto.com/specs/account#hosting-status)."""
+    ``suspended`` or ``deleted`` (https://atproto.com/specs/account#hosting-status).
+    Times are microseconds since the epoch."""
 
     did: str
     handle: str
@@ -60,20 +90,38 @@ class AccountRow:
     email_confirmed_at: int | None
     deactivated_at: int | None
     takedown_ref: str | None
+    delete_after: int | None = None
+    invites_disabled: bool = False
+
+    @property
+    def active(self) -> bool:
+        """Neither taken down nor deactivated."""
+        return self.status == "active"
 
 
-def _row(r: object) -> AccountRow:
+def status_of(takedown_ref: str | None, deactivated_at: int | None) -> str:
+    """The hosting status implied by a takedown reference and a deactivation time."""
+    if takedown_ref:
+        return "takendown"
+    if deactivated_at is not None:
+        return "deactivated"
+    return "active"
+
+
+def _row(r: Any) -> AccountRow:
     return AccountRow(
-        r.did,  # type: ignore[attr-defined]
-        r.handle,  # type: ignore[attr-defined]
-        r.email,  # type: ignore[attr-defined]
-        r.password_hash,  # type: ignore[attr-defined]
-        r.signing_key,  # type: ignore[attr-defined]
-        r.status,  # type: ignore[attr-defined]
-        r.created_at,  # type: ignore[attr-defined]
-        r.email_confirmed_at,  # type: ignore[attr-defined]
-        r.deactivated_at,  # type: ignore[attr-defined]
-        r.takedown_ref,  # type: ignore[attr-defined]
+        did=r.did,
+        handle=r.handle,
+        email=r.email,
+        password_hash=r.password_hash,
+        signing_key=r.signing_key,
+        status=r.status,
+        created_at=r.created_at,
+        email_confirmed_at=r.email_confirmed_at,
+        deactivated_at=r.deactivated_at,
+        takedown_ref=r.takedown_ref,
+        delete_after=r.delete_after,
+        invites_disabled=bool(r.invites_disabled),
     )
 
 
@@ -93,7 +141,9 @@ class AccountStore:
                 created_at=row.created_at,
                 email_confirmed_at=row.email_confirmed_at,
                 deactivated_at=row.deactivated_at,
+                delete_after=row.delete_after,
                 takedown_ref=row.takedown_ref,
+                invites_disabled=row.invites_disabled,
             )
         )
 
@@ -101,6 +151,13 @@ class AccountStore:
         """The account with this DID."""
         row = (await conn.execute(select(account).where(account.c.did == did))).first()
         return None if row is None else _row(row)
+
+    async def by_dids(self, conn: AsyncConnection, dids: Sequence[str]) -> list[AccountRow]:
+        """The accounts among ``dids`` (in DID order)."""
+        if not dids:
+            return []
+        q = select(account).where(account.c.did.in_(list(dids))).order_by(account.c.did)
+        return [_row(r) for r in (await conn.execute(q)).all()]
 
     async def by_handle(self, conn: AsyncConnection, handle: str) -> AccountRow | None:
         """The account with this (normalised, lower-case) handle."""
@@ -119,11 +176,51 @@ class AccountStore:
         result = await conn.execute(update(account).where(account.c.did == did).values(**values))
         return result.rowcount == 1
 
+    async def set_status(
+        self,
+        conn: AsyncConnection,
+        did: str,
+        *,
+        takedown_ref: str | None,
+        deactivated_at: int | None,
+        delete_after: int | None,
+    ) -> bool:
+        """Set the takedown and deactivation state, keeping ``status`` consistent with them."""
+        return await self.set_fields(
+            conn,
+            did,
+            takedown_ref=takedown_ref,
+            deactivated_at=deactivated_at,
+            delete_after=delete_after,
+            status=status_of(takedown_ref, deactivated_at),
+        )
+
+    async def delete(self, conn: AsyncConnection, did: str) -> bool:
+        """Remove the account row; False if there was none."""
+        result = await conn.execute(delete(account).where(account.c.did == did))
+        return result.rowcount == 1
+
     async def list_dids(
         self, conn: AsyncConnection, after: str | None, limit: int
     ) -> list[AccountRow]:
         """Accounts ordered by DID after a cursor."""
         q = select(account).order_by(account.c.did).limit(limit)
+        if after:
+            q = q.where(account.c.did > after)
+        return [_row(r) for r in (await conn.execute(q)).all()]
+
+    async def search_email(
+        self, conn: AsyncConnection, email_prefix: str, after: str | None, limit: int
+    ) -> list[AccountRow]:
+        """Accounts whose email starts with ``email_prefix`` (case-insensitive), by DID."""
+        escaped = email_prefix.lower().replace("\\", "\\\\").replace("%", "\\%")
+        escaped = escaped.replace("_", "\\_")
+        q = (
+            select(account)
+            .where(func.lower(account.c.email).like(escaped + "%", escape="\\"))
+            .order_by(account.c.did)
+            .limit(limit)
+        )
         if after:
             q = q.where(account.c.did > after)
         return [_row(r) for r in (await conn.execute(q)).all()]

@@ -8,7 +8,7 @@ from sonet.crypto import Keypair
 from sonet.crypto.keypairs import import_private_multibase
 from sonet.pds.errors import RepoNotFoundError
 from sonet.storage.database import Database
-from sonet.storage.pds_account_store import AccountRow, AccountStore
+from sonet.storage.pds_account_store import AccountRow, AccountStore, status_of
 
 __all__ = ["AccountDirectory"]
 
@@ -54,17 +54,22 @@ class AccountDirectory:
         key: Keypair,
         email: str | None = None,
         password_hash: str | None = None,
+        *,
+        deactivated_at: int | None = None,
+        delete_after: int | None = None,
     ) -> AccountRow:
-        """A fresh, active account row."""
+        """A fresh account row: active, or deactivated from ``deactivated_at`` (an imported
+        account waiting for its migration to finish)."""
         return AccountRow(
             did=did,
             handle=handle.lower(),
             email=email,
             password_hash=password_hash,
             signing_key=key.export_private_multibase(),
-            status="active",
+            status=status_of(None, deactivated_at),
             created_at=time.time_ns() // 1000,
             email_confirmed_at=None,
-            deactivated_at=None,
+            deactivated_at=deactivated_at,
             takedown_ref=None,
+            delete_after=delete_after,
         )
