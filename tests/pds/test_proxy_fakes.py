@@ -208,13 +208,13 @@ class FakeAppView:
         if nsid == "app.bsky.feed.getLikes":
             return web.Response(body=b"x" * BIG_BODY, content_type="application/json")
         if nsid == "app.bsky.feed.getRepostedBy":
-            response = web.StreamResponse()
-            response.content_type = "application/json"
-            await response.prepare(request)
+            stream = web.StreamResponse()
+            stream.content_type = "application/json"
+            await stream.prepare(request)
             for _ in range(BIG_BODY // 65536 + 1):
-                await response.write(b"y" * 65536)
-            await response.write_eof()
-            return response
+                await stream.write(b"y" * 65536)
+            await stream.write_eof()
+            return stream
         return web.json_response({"error": "MethodNotImplemented"}, status=501)
 
     def app(self) -> web.Application:
