@@ -14,16 +14,16 @@ from typing import Any, Final
 
 import orjson
 
+from sonet.pds.accounts.auth import AccountAuth
 from sonet.pds.context import PdsContext
 from sonet.pds.proxy import get_proxy
 from sonet.pds.proxy_target import PROXY_HEADER
-from sonet.pds.sync_access import hosting_status
 from sonet.repo.atjson import data_to_json, json_to_data
 from sonet.storage.migrations import migrate
 from sonet.storage.pds_preference_store import MIGRATIONS, PreferenceRow, PreferenceStore
 from sonet.xrpc.auth import AccessCredentials
 from sonet.xrpc.context import HandlerContext, HandlerOutput
-from sonet.xrpc.errors import AuthRequiredError, ForbiddenError, InvalidRequestError
+from sonet.xrpc.errors import InvalidRequestError
 from sonet.xrpc.router import XrpcRouter
 from sonet.xrpc.tokens import ACCESS_FULL, ACCESS_STANDARD, AuthScope
 
@@ -96,15 +96,6 @@ def _visible(rows: list[PreferenceRow], full_access: bool) -> list[dict[str, Any
     return [json_to_data(p) for p in prefs if pref_allowed(p.get("$type", ""), full_access)]
 
 
-async def _not_taken_down(ctx: PdsContext, did: str) -> None:
-    """The reference's ``checkTakedown``: the account must exist and not be taken down."""
-    row = await ctx.accounts.get(did)
-    if row is None:
-        raise ForbiddenError("Account not found", "AccountNotFound")
-    if hosting_status(row) in ("takendown", "suspended"):
-        raise AuthRequiredError("Account has been taken down", "AccountTakedown")
-
-
 def _other_appview(ctx: PdsContext, call: HandlerContext[Any]) -> bool:
     """True if the call names, in ``atproto-proxy``, a service other than the default AppView."""
     header = call.request.headers.get(PROXY_HEADER)
@@ -144,7 +135,6 @@ def register(router: XrpcRouter, ctx: PdsContext) -> None:
         if _other_appview(ctx, call):
             return await _proxied(ctx, call)
         did, full_access = call.auth.did, _is_full(call.auth)
-        await _not_taken_down(ctx, did)
         assert call.input is not None
         values: list[dict[str, Any]] = call.input.body["preferences"]
         types = [_pref_type(value) for value in values]
@@ -174,7 +164,8 @@ def register(router: XrpcRouter, ctx: PdsContext) -> None:
     router.query(
         "app.bsky.actor.getPreferences", get_preferences, auth=ctx.auth.access(read_scopes)
     )
-    router.procedure("app.bsky.actor.putPreferences", put_preferences, auth=ctx.auth.access())
+    write_auth = AccountAuth(ctx.auth, ctx.accounts).access(check_takedown=True)
+    router.procedure("app.bsky.actor.putPreferences", put_preferences, auth=write_auth)
 
 
 async def setup(ctx: PdsContext) -> None:
