@@ -5,7 +5,7 @@ from __future__ import annotations
 from sonet.identity.plc_client import PlcClient
 from sonet.pds.accounts.service import account_service
 from tests.pds.conftest import RunningPds
-from tests.pds.test_server_support import call, events_of, plc_url, pds, signup
+from tests.pds.test_server_support import call, events_of, pds, plc_url, signup
 
 __all__ = ["pds", "plc_url"]
 

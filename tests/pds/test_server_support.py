@@ -24,6 +24,8 @@ from tests.pds.conftest import PdsFactory, RunningPds
 SUBSCRIBE_REPOS = "com.atproto.sync.subscribeRepos"
 AREAS = ["sonet.pds.api.server", "sonet.pds.api.admin"]
 PASSWORD = "correct-horse-battery"
+NO_BODY = object()
+"""Marks a procedure call without a request body."""
 ADMIN_AUTH = "Basic " + base64.b64encode(b"admin:admin-pass").decode()
 
 
@@ -54,14 +56,15 @@ async def pds(pds_factory: PdsFactory, plc_url: str) -> RunningPds:
 async def call(
     pds: RunningPds,
     nsid: str,
-    body: dict[str, Any] | None = None,
+    body: Any = None,
     *,
     token: str | None = None,
     admin: bool = False,
     params: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Any:
-    """Call an XRPC method (POST with ``body``, GET without) and check the status."""
+    """Call an XRPC method (POST with ``body``, or with no body for :data:`NO_BODY`; GET
+    without) and check the status."""
     headers: dict[str, str] = {}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
@@ -69,6 +72,8 @@ async def call(
         headers["Authorization"] = ADMIN_AUTH
     if body is None:
         resp = await pds.client.get(f"/xrpc/{nsid}", params=params, headers=headers)
+    elif body is NO_BODY:
+        resp = await pds.client.post(f"/xrpc/{nsid}", headers=headers)
     else:
         resp = await pds.client.post(f"/xrpc/{nsid}", json=body, headers=headers, params=params)
     text = await resp.text()
