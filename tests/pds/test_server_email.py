@@ -40,7 +40,7 @@ class Inbox:
     def last_token(self, to: str) -> str:
         for message in reversed(self.messages):
             if message["To"] == to:
-                found = TOKEN.search(message.get_payload())
+                found = TOKEN.search(str(message.get_payload()))
                 assert found is not None
                 return found.group(0)
         raise AssertionError(f"no mail to {to}")

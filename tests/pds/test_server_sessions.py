@@ -4,6 +4,7 @@ forgery, takedown blocking login, the login rate limit and timing floor."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sonet.pds.accounts.service import account_service
 from sonet.pds.accounts.sessions import REFRESH_GRACE_US
@@ -17,7 +18,9 @@ __all__ = ["pds", "plc_url"]
 S = "com.atproto.server."
 
 
-async def login(pds: RunningPds, identifier: str, password: str = PASSWORD, status: int = 200):  # type: ignore[no-untyped-def]
+async def login(
+    pds: RunningPds, identifier: str, password: str = PASSWORD, status: int = 200
+) -> Any:
     return await call(
         pds, S + "createSession", {"identifier": identifier, "password": password}, status=status
     )

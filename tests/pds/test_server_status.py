@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Awaitable
+from typing import Any
 
 import pytest
 
-from sonet.crypto import parse_did_key
+from sonet.crypto import PublicKey, parse_did_key
 from sonet.storage.pds_repo_stats import count_repo_blocks
 from sonet.xrpc.service_jwt import verify_service_jwt
 from tests.pds.conftest import RunningPds
@@ -105,14 +107,14 @@ async def test_service_auth_rules(pds: RunningPds) -> None:
     got = await call(pds, S + "getServiceAuth", params=params, token=token)
     key = await pds.ctx.accounts.signing_key(did)
 
-    async def resolve(iss: str, _force: bool):  # type: ignore[no-untyped-def]
+    async def resolve(iss: str, _force: bool) -> PublicKey:
         assert iss == did
         return parse_did_key(key.did())
 
     payload = await verify_service_jwt(got["token"], aud, params["lxm"], resolve)
     assert payload.iss == did and payload.exp - time.time() <= 61
 
-    def refused(params: dict[str, object], error: str = "InvalidRequest"):  # type: ignore[no-untyped-def]
+    def refused(params: dict[str, object]) -> Awaitable[Any]:
         return call(pds, S + "getServiceAuth", params=params, token=token, status=400)
 
     out = await refused({"aud": "https://example.com"})
