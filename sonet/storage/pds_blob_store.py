@@ -20,6 +20,8 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    distinct,
+    func,
     select,
     tuple_,
     update,
@@ -227,6 +229,36 @@ class BlobMetaStore:
         if after:
             q = q.where(record_blob.c.cid > after)
         return [r.cid for r in (await conn.execute(q)).all()]
+
+    async def list_missing(
+        self, conn: AsyncConnection, did: str, *, after: str | None, limit: int
+    ) -> list[tuple[str, str]]:
+        """``(cid, record path)`` of referenced blobs ``did`` has no row for (after an
+        import), one record per CID, ordered and paged by CID."""
+        has_row = (
+            select(blob.c.cid)
+            .where(blob.c.did == record_blob.c.did, blob.c.cid == record_blob.c.cid)
+            .exists()
+        )
+        path = func.min(record_blob.c.collection + "/" + record_blob.c.rkey)
+        q = (
+            select(record_blob.c.cid, path.label("path"))
+            .where(record_blob.c.did == did, ~has_row)
+            .group_by(record_blob.c.cid)
+            .order_by(record_blob.c.cid)
+            .limit(limit)
+        )
+        if after:
+            q = q.where(record_blob.c.cid > after)
+        return [(r.cid, r.path) for r in (await conn.execute(q)).all()]
+
+    async def counts(self, conn: AsyncConnection, did: str) -> tuple[int, int]:
+        """(distinct blobs ``did``'s records reference, blobs ``did`` has rows for)."""
+        expected = await conn.scalar(
+            select(func.count(distinct(record_blob.c.cid))).where(record_blob.c.did == did)
+        )
+        stored = await conn.scalar(select(func.count()).select_from(blob).where(blob.c.did == did))
+        return int(expected or 0), int(stored or 0)
 
     async def delete_account(self, conn: AsyncConnection, did: str) -> None:
         """Forget every blob and reference of ``did``."""

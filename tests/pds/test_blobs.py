@@ -11,7 +11,7 @@ from typing import Any, Literal
 from sonet.pds.api.blobs import blob_service
 from sonet.pds.blobs.errors import BlobNotFoundError, InvalidMimeTypeError, InvalidSizeError
 from sonet.pds.blobs.service import BlobService
-from sonet.pds.repo_writes import WriteRequest
+from sonet.pds.repo_writes import WriteRequest, prepare_write
 from sonet.repo.cid import cid_for_raw, parse_cid
 from sonet.storage.pds_blob_store import blob, record_blob
 from tests.pds.conftest import PdsFactory, RunningPds, create_test_account
@@ -387,3 +387,35 @@ async def test_close_flushes_pending_deletions(pds_factory: PdsFactory) -> None:
     await pds.ctx.repos.apply_writes(did, [WriteRequest("delete", PROFILE, "self")])
     await service(pds).close()
     assert not stored(pds, did, ref)
+
+
+async def test_imported_references_wait_for_their_uploads(pds_factory: PdsFactory) -> None:
+    pds = await pds_factory(areas=[AREA])
+    did, _ = await create_test_account(pds.ctx, "alice.test")
+    data = png(80)
+    cid = cid_for_raw(data)
+    ref = {
+        "$type": "blob",
+        "ref": {"$link": cid.encode()},
+        "mimeType": "image/png",
+        "size": len(data),
+    }
+    write = prepare_write(
+        pds.ctx.lexicons, WriteRequest("create", PROFILE, "self", profile(ref)), None
+    )
+    async with pds.ctx.sequencer.transaction() as tx:
+        await service(pds).on_import(tx, did, [write], [])
+    assert await service(pds).counts(did) == (1, 0)
+    resp = await pds.client.get("/xrpc/com.atproto.repo.listMissingBlobs", headers=auth(pds, did))
+    out = await resp.json()
+    assert out == {
+        "blobs": [{"cid": cid.encode(), "recordUri": f"at://{did}/{PROFILE}/self"}],
+        "cursor": cid.encode(),
+    }
+    await upload(pds, did, data)  # referenced already: permanent at once
+    assert [row[2] for row in await blob_rows(pds)] == [None]
+    assert await service(pds).counts(did) == (1, 1)
+    resp = await pds.client.get("/xrpc/com.atproto.repo.listMissingBlobs", headers=auth(pds, did))
+    assert await resp.json() == {"blobs": []}
+    status, body, _ = await get_blob(pds, did, cid.encode())
+    assert status == 200 and body == data

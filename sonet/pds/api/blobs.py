@@ -1,5 +1,6 @@
-"""Blob XRPC methods: ``com.atproto.repo.uploadBlob``, ``com.atproto.sync.getBlob`` and
-``com.atproto.sync.listBlobs``, with the commit hook that ties blobs to records.
+"""Blob XRPC methods: ``com.atproto.repo.uploadBlob``, ``com.atproto.repo.listMissingBlobs``,
+``com.atproto.sync.getBlob`` and ``com.atproto.sync.listBlobs``, with the commit hook that ties
+blobs to records.
 
 https://atproto.com/specs/blob and https://atproto.com/specs/sync: statuses, error names and the
 headers of ``getBlob`` are those of the reference PDS (a blob is served as an attachment with
@@ -116,6 +117,14 @@ def register(router: XrpcRouter, ctx: PdsContext) -> None:
         )
         return {"cids": cids, "cursor": cids[-1]} if cids else {"cids": []}
 
+    async def list_missing_blobs(hctx: HandlerContext[AccessCredentials]) -> dict[str, Any]:
+        did = hctx.auth.did
+        missing = await service.list_missing(
+            did, cursor=hctx.params.get("cursor"), limit=hctx.params["limit"]
+        )
+        blobs = [{"cid": cid, "recordUri": f"at://{did}/{path}"} for cid, path in missing]
+        return {"blobs": blobs, "cursor": missing[-1][0]} if missing else {"blobs": []}
+
     router.procedure(
         "com.atproto.repo.uploadBlob",
         upload_blob,
@@ -124,6 +133,7 @@ def register(router: XrpcRouter, ctx: PdsContext) -> None:
     )
     router.query("com.atproto.sync.getBlob", get_blob, auth=reader_auth)
     router.query("com.atproto.sync.listBlobs", list_blobs, auth=reader_auth)
+    router.query("com.atproto.repo.listMissingBlobs", list_missing_blobs, auth=ctx.auth.access())
 
 
 def _cid_param(value: str) -> CID:

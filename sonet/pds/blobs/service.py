@@ -54,8 +54,13 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-def _verify(ref: BlobRef, row: BlobRow) -> None:
-    """A reference to a still-temporary blob must claim its stored type and size."""
+def _check_reference(ref: BlobRef, row: BlobRow | None) -> None:
+    """The blob must be the account's, not taken down, and a reference to a still-temporary
+    blob must claim its stored type and size."""
+    if row is None or row.takedown_ref is not None:
+        raise BlobNotFoundError(f"Could not find blob: {ref.cid.encode()}")
+    if row.temp_key is None:
+        return
     if ref.mime_type != row.mime_type:
         raise InvalidMimeTypeError(
             "Referenced Mimetype does not match stored blob. "
@@ -167,6 +172,29 @@ class BlobService:
         left without any. Raises :class:`BlobNotFoundError`, :class:`InvalidMimeTypeError` or
         :class:`InvalidSizeError`, which refuses the whole commit.
         """
+        await self._track_references(tx, did, writes, replaced, strict=True)
+
+    async def on_import(
+        self,
+        tx: SequenceTransaction,
+        did: str,
+        writes: Sequence[PreparedWrite],
+        replaced: Sequence[PreparedWrite],
+    ) -> None:
+        """The hook for a repository import (account migration): like :meth:`on_commit`, but
+        blobs not uploaded yet are recorded as missing (``listMissingBlobs``) instead of
+        refusing the import; uploading one later makes it permanent."""
+        await self._track_references(tx, did, writes, replaced, strict=False)
+
+    async def _track_references(
+        self,
+        tx: SequenceTransaction,
+        did: str,
+        writes: Sequence[PreparedWrite],
+        replaced: Sequence[PreparedWrite],
+        *,
+        strict: bool,
+    ) -> None:
         refs = [
             (w, ref)
             for w in writes
@@ -181,14 +209,11 @@ class BlobService:
         )
         wanted = {ref.cid.encode() for _, ref in refs}
         rows = await self.meta.get_many(conn, did, wanted, lock=True)
-        for _, ref in refs:
-            row = rows.get(ref.cid.encode())
-            if row is None or row.takedown_ref is not None:
-                raise BlobNotFoundError(f"Could not find blob: {ref.cid.encode()}")
-            if row.temp_key is not None:
-                _verify(ref, row)
+        if strict:
+            for _, ref in refs:
+                _check_reference(ref, rows.get(ref.cid.encode()))
         for row in rows.values():
-            if row.temp_key is not None:
+            if row.temp_key is not None and row.takedown_ref is None:
                 await self._make_permanent(tx, row)
         await self.meta.add_references(
             conn, did, [(w.collection, w.rkey, ref.cid.encode()) for w, ref in refs]
@@ -214,6 +239,20 @@ class BlobService:
         if row is None or row.temp_key is not None or row.takedown_ref is not None:
             raise BlobNotFoundError("Blob not found")
         return row
+
+    async def list_missing(
+        self, did: str, *, cursor: str | None, limit: int
+    ) -> list[tuple[str, str]]:
+        """``(cid, record path)`` of blobs ``did``'s records reference but that were never
+        uploaded here (after an import), after ``cursor``."""
+        async with self.db.read() as conn:
+            return await self.meta.list_missing(conn, did, after=cursor, limit=limit)
+
+    async def counts(self, did: str) -> tuple[int, int]:
+        """(blobs ``did``'s records reference, blobs stored for ``did``): checkAccountStatus's
+        ``expectedBlobs`` and ``importedBlobs``."""
+        async with self.db.read() as conn:
+            return await self.meta.counts(conn, did)
 
     async def list_blobs(
         self, did: str, *, since: str | None, cursor: str | None, limit: int
