@@ -157,3 +157,16 @@ async def test_migration_with_service_auth_starts_deactivated(
     # the DID still points at the old PDS: activation is refused
     out = await call(new, S + "activateAccount", NO_BODY, token=created["accessJwt"], status=400)
     assert "does not match" in out["message"] or "rotation key" in out["message"]
+    # the old PDS points the DID at the new one (what identity.signPlcOperation does)
+    await PlcClient(old.ctx.http.session(), plc_url).update_atproto(
+        did,
+        account_service(old.ctx).rotation_key,
+        signing_key=await new.ctx.accounts.signing_key(did),
+        pds_endpoint="http://new.test",
+        rotation_keys=[account_service(new.ctx).rotation_key],
+    )
+    await call(new, S + "activateAccount", NO_BODY, token=created["accessJwt"])
+    status = await call(new, S + "checkAccountStatus", token=created["accessJwt"])
+    assert status["activated"] is True and status["validDid"] is True
+    kinds = [kind for kind, _ in await events_of(new, did)]
+    assert kinds == ["#account", "#identity", "#sync"]
