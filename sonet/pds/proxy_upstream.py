@@ -33,6 +33,8 @@ CONTENT_HEADERS: Final = ("Content-Length", "Content-Encoding", "Content-Type", 
 FORWARDED_RESPONSE_HEADERS: Final = ("atproto-repo-rev", "atproto-content-labelers", "Retry-After")
 """Other upstream headers the client sees, on success and on error."""
 MAX_ERROR_BODY: Final = 64 * 1024
+BUFFERED_BODY: Final = 256 * 1024
+"""Answers with a declared length up to this are read whole and sent in one write."""
 _CHUNK: Final = 64 * 1024
 _DECODERS: Final = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": 0}
 
@@ -95,11 +97,17 @@ async def relay_response(
     length = upstream.content_length
     if length is not None and length > max_bytes:
         raise UpstreamFailureError("upstream response too large")
-    response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-    response.headers.extend(_pick(upstream.headers, CONTENT_HEADERS))
-    response.headers.extend(_pick(upstream.headers, FORWARDED_RESPONSE_HEADERS))
+    headers = CIMultiDict(_pick(upstream.headers, CONTENT_HEADERS))
+    headers.extend(_pick(upstream.headers, FORWARDED_RESPONSE_HEADERS))
     for name, value in extra_headers.items():
-        response.headers.setdefault(name, value)
+        headers.setdefault(name, value)
+    if length is not None and length <= BUFFERED_BODY:
+        body = await upstream.content.readexactly(length) if length else b""
+        headers.popall("Content-Length", None)
+        return web.Response(
+            status=upstream.status, reason=upstream.reason, body=body, headers=headers
+        )
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
     await response.prepare(request)
     sent = 0
     async for chunk in upstream.content.iter_chunked(_CHUNK):

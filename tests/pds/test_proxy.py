@@ -94,6 +94,18 @@ async def test_profile_and_procedure_bodies(pds_factory: PdsFactory) -> None:
         assert call.jwt.lxm == "app.bsky.notification.updateSeen"
 
 
+async def test_large_answers_are_streamed(pds_factory: PdsFactory) -> None:
+    async with running_appview() as fake:
+        pds, _did, auth = await start(pds_factory, fake)
+        resp = await pds.client.get(
+            "/xrpc/app.bsky.feed.searchPosts", params={"q": "atproto"}, headers=auth
+        )
+        assert resp.status == 200
+        assert int(resp.headers["Content-Length"]) > 300_000
+        posts = (await resp.json())["posts"]
+        assert posts == [item["post"] for item in timeline_payload(400)["feed"]]
+
+
 async def test_gzip_passes_through_untouched(pds_factory: PdsFactory) -> None:
     async with running_appview() as fake:
         pds, _did, auth = await start(pds_factory, fake)

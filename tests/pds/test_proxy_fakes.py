@@ -133,7 +133,7 @@ class FakeAppView:
     calls: list[RecordedCall] = field(default_factory=list)
     port: int = 0
     timeline_items: int = 30
-    verify: bool = True
+    _timeline: bytes | None = field(default=None, repr=False)
 
     @property
     def did(self) -> str:
@@ -142,6 +142,12 @@ class FakeAppView:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def timeline_bytes(self) -> bytes:
+        """The encoded timeline answer (made once: a real AppView's cost is not measured)."""
+        if self._timeline is None:
+            self._timeline = orjson.dumps(timeline_payload(self.timeline_items))
+        return self._timeline
 
     def did_document(self) -> dict[str, Any]:
         return {
@@ -183,8 +189,9 @@ class FakeAppView:
     async def answer(self, request: web.Request, nsid: str, body: bytes) -> web.StreamResponse:
         headers = {"atproto-content-labelers": "did:plc:ar7c4by46qjdydhdevvrndac;redact"}
         if nsid == "app.bsky.feed.getTimeline":
-            payload = timeline_payload(self.timeline_items)
-            response = web.json_response(payload, headers=headers, dumps=_dumps)
+            response = web.Response(
+                body=self.timeline_bytes(), content_type="application/json", headers=headers
+            )
             if "gzip" in request.headers.get("Accept-Encoding", ""):
                 response.enable_compression(web.ContentCoding.gzip)
             return response
@@ -205,6 +212,9 @@ class FakeAppView:
         if nsid == "app.bsky.feed.getPostThread":
             await asyncio.sleep(SLOW_SECONDS)
             return web.json_response({"thread": {}})
+        if nsid == "app.bsky.feed.searchPosts":  # large, but within the proxy's limit
+            posts = timeline_payload(400)["feed"]
+            return web.json_response({"posts": [item["post"] for item in posts]}, dumps=_dumps)
         if nsid == "app.bsky.feed.getLikes":
             return web.Response(body=b"x" * BIG_BODY, content_type="application/json")
         if nsid == "app.bsky.feed.getRepostedBy":
