@@ -237,7 +237,7 @@ async def test_blobs_go_with_their_last_reference(pds_factory: PdsFactory) -> No
         did,
         [
             WriteRequest("create", POST, None, post_with_images(shared)),
-            WriteRequest("create", POST, None, post_with_images(shared, second)),
+            WriteRequest("create", POST, None, post_with_images(shared, second, second)),
         ],
     )
     rkeys = [r.uri.rsplit("/", 1)[1] for r in results.results]

@@ -123,10 +123,10 @@ class DiskBlobStore(BlobStore):
         await asyncio.to_thread(self._make_permanent, self.temp_path(key), self.blob_path(did, cid))
 
     def _make_permanent(self, src: Path, dst: Path) -> None:
-        if not src.exists():
-            raise BlobNotFoundError(f"Could not find blob: {dst.name}")
         if dst.exists():
             return
+        if not src.exists():
+            raise BlobNotFoundError(f"Could not find blob: {dst.name}")
         dst.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(src, dst)

@@ -216,7 +216,7 @@ class BlobService:
             if row.temp_key is not None and row.takedown_ref is None:
                 await self._make_permanent(tx, row)
         await self.meta.add_references(
-            conn, did, [(w.collection, w.rkey, ref.cid.encode()) for w, ref in refs]
+            conn, did, {(w.collection, w.rkey, ref.cid.encode()) for w, ref in refs}
         )
         orphans = dropped - wanted
         orphans -= await self.meta.referenced(conn, did, orphans)
