@@ -35,6 +35,9 @@ __all__ = ["DEFAULT_MAX_IMPORT_BYTES", "RepoImportError", "RepoImporter"]
 
 log = logging.getLogger(__name__)
 
+BLOBS_SERVICE: Final = "sonet.pds.api.blobs"
+"""Where the blobs area keeps its service; its ``on_import`` hook records the blobs the imported
+records reference (those not uploaded yet become ``listMissingBlobs``)."""
 DEFAULT_MAX_IMPORT_BYTES: Final = 256 * 1024 * 1024
 """Largest CAR accepted by importRepo unless ``config.max_import_size`` says otherwise."""
 
@@ -70,16 +73,19 @@ class RepoImporter:
             rev = next_rev(old.rev if old is not None else None)
             commit = sign_commit(did, repo.commit.data, rev, key)
             commit_cid, commit_block = commit.to_block()
-            old_paths = {f"{c}/{k}" for c, k in await store.record_paths(conn, did)}
+            on_import = getattr(self.ctx.services.get(BLOBS_SERVICE), "on_import", None)
+            old_paths: set[str] = set()
+            if on_import is not None:
+                old_paths = {f"{c}/{k}" for c, k in await store.record_paths(conn, did)}
             await store.delete_repo(conn, did)
             root = RepoRoot(did, commit_cid, commit.data, rev)
             await store.create_root(conn, root)
             await store.put_blocks(conn, did, rev, [(commit_cid, commit_block), *nodes, *records])
             rows = [(*_split(path), cid) for path, cid in repo.records.items()]
             await store.put_records(conn, did, rev, rows, parse_tid(rev)[0])
-            if self.ctx.repos.blob_hook is not None:
+            if on_import is not None:
                 writes, replaced = _blob_writes(repo, old_paths)
-                await self.ctx.repos.blob_hook(tx, did, writes, replaced)
+                await on_import(tx, did, writes, replaced)
             car = car_bytes(commit_cid, [(commit_cid, commit_block)])
             time = now_iso()
             await tx.sequence(
@@ -94,8 +100,8 @@ class RepoImporter:
         return root
 
     async def _signed_by_account(self, did: str, repo: VerifiedRepo) -> bool:
-        keys: list[PublicKey] = [(await self.ctx.accounts.signing_key(did)).public_key()]
-        if verify_commit(repo.commit, keys[0]):
+        local: PublicKey = (await self.ctx.accounts.signing_key(did)).public_key()
+        if verify_commit(repo.commit, local):
             return True
         try:
             published = await self.ctx.did_resolver.resolve_signing_key(did, force_refresh=True)
@@ -112,7 +118,8 @@ def _split(path: str) -> tuple[str, str]:
 def _blob_writes(
     repo: VerifiedRepo, old_paths: set[str]
 ) -> tuple[list[PreparedWrite], list[PreparedWrite]]:
-    """The imported records as writes (for the blob hook), and the records they replace."""
+    """The imported records as writes (for the blob hook), and the records they replace: all
+    of the old ones (references of records kept are recorded again from ``writes``)."""
     writes: list[PreparedWrite] = []
     replaced: list[PreparedWrite] = []
     for path, cid in repo.records.items():

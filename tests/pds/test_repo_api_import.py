@@ -4,9 +4,11 @@ two PDSes (the export is signed by the old PDS's key, published in the DID docum
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sonet.crypto import generate_keypair
 from sonet.repo.car import car_bytes
+from sonet.repo.cid import cid_for_raw
 from sonet.repo.repo_car import verify_repo_car
 from sonet.xrpc.frames import MessageFrame, decode_frame
 from sonet.xrpc.tokens import AuthScope
@@ -67,7 +69,7 @@ async def test_describe_repo(pds_factory: PdsFactory, tmp_path: Path) -> None:
 async def test_import_repo_migration(pds_factory: PdsFactory, tmp_path: Path) -> None:
     async with plc_directory(tmp_path) as plc:
         old = await pds_factory(areas=AREAS, plc_url=plc)
-        new = await pds_factory(areas=AREAS, plc_url=plc)
+        new = await pds_factory(areas=[*AREAS, "sonet.pds.api.blobs"], plc_url=plc)
         old_key, new_key = generate_keypair(), generate_keypair("p256")
         did = await register_did(plc, old_key, "alice.test")
         await add_account(old.ctx, did, "alice.test", old_key)
@@ -75,9 +77,14 @@ async def test_import_repo_migration(pds_factory: PdsFactory, tmp_path: Path) ->
             body = {"repo": did, "collection": POST, "record": post(f"post {i}")}
             await ok(old, f"{R}.createRecord", body=body, as_did=did)
         profile = {"repo": did, "collection": "app.bsky.actor.profile", "rkey": "self"}
-        await ok(
-            old, f"{R}.putRecord", body={**profile, "record": {"displayName": "A"}}, as_did=did
-        )
+        avatar: dict[str, Any] = {
+            "$type": "blob",
+            "ref": {"$link": cid_for_raw(b"not uploaded yet").encode()},
+            "mimeType": "image/png",
+            "size": 16,
+        }
+        record = {"displayName": "A", "avatar": avatar}
+        await ok(old, f"{R}.putRecord", body={**profile, "record": record}, as_did=did)
         exported = await ok(old, "com.atproto.sync.getRepo", params={"did": did})
 
         await add_account(new.ctx, did, "alice.test", new_key)
@@ -128,6 +135,11 @@ async def test_import_repo_migration(pds_factory: PdsFactory, tmp_path: Path) ->
         assert isinstance(frame, MessageFrame) and frame.body["rev"] == moved.commit.rev
         commit_cid, commit_block = moved.commit_cid, moved.blocks[moved.commit_cid]
         assert frame.body["blocks"] == car_bytes(commit_cid, [(commit_cid, commit_block)])
+        # the avatar was not uploaded here yet
+        missing = await ok(new, f"{R}.listMissingBlobs", as_did=did)
+        assert missing["blobs"] == [
+            {"cid": avatar["ref"]["$link"], "recordUri": f"at://{did}/app.bsky.actor.profile/self"}
+        ]
         # writes continue on the imported repo
         body = {"repo": did, "collection": POST, "record": post("after the move")}
         await ok(new, f"{R}.createRecord", body=body, as_did=did)
