@@ -15,7 +15,7 @@ from sonet.pds.accounts.errors import AccountError
 from sonet.pds.accounts.handle_update import update_handle
 from sonet.pds.accounts.service import AccountService, account_service, setup_account_service
 from sonet.pds.accounts.views import account_view
-from sonet.pds.accounts.xrpc_errors import xrpc_errors
+from sonet.pds.accounts.xrpc_errors import json_body, xrpc_errors
 from sonet.pds.context import PdsContext
 from sonet.pds.mailer import MailMessage
 from sonet.storage.pds_account_store import AccountRow
@@ -59,11 +59,6 @@ def register(router: XrpcRouter, ctx: PdsContext) -> None:
     procedure("disableInviteCodes", h.disable_invite_codes)
     procedure("deleteAccount", h.delete_account)
     procedure("sendEmail", h.send_email)
-
-
-def _body(hc: HandlerContext[Any]) -> dict[str, Any]:
-    assert hc.input is not None and isinstance(hc.input.body, dict)
-    return hc.input.body
 
 
 class _AdminHandlers:
@@ -137,15 +132,21 @@ class _AdminHandlers:
         }
 
     async def update_subject_status(self, hc: HandlerContext[Any]) -> dict[str, Any]:
-        body = _body(hc)
-        subject, takedown, deactivated = body["subject"], body.get("takedown"), body.get("deactivated")
+        body = json_body(hc)
+        subject, takedown, deactivated = (
+            body["subject"],
+            body.get("takedown"),
+            body.get("deactivated"),
+        )
         if takedown and takedown["applied"] and deactivated and not deactivated["applied"]:
             raise AccountError("Cannot activate and takedown an account at the same time")
         if subject.get("$type") != REPO_REF:
             raise AccountError("Only account (repoRef) subjects are supported")
         did = subject["did"]
         if takedown:
-            await lifecycle.set_takedown(self.service, did, takedown["applied"], takedown.get("ref"))
+            await lifecycle.set_takedown(
+                self.service, did, takedown["applied"], takedown.get("ref")
+            )
         if deactivated:
             if deactivated["applied"]:
                 await lifecycle.deactivate_account(self.service, did, None)
@@ -159,33 +160,33 @@ class _AdminHandlers:
         return out
 
     async def update_account_handle(self, hc: HandlerContext[Any]) -> None:
-        body = _body(hc)
+        body = json_body(hc)
         await update_handle(self.service, body["did"], body["handle"], allow_reserved=True)
 
     async def update_account_email(self, hc: HandlerContext[Any]) -> None:
-        body = _body(hc)
+        body = json_body(hc)
         account = await self._account(body["account"])
         await set_email(self.service, account.did, body["email"])
 
     async def update_account_password(self, hc: HandlerContext[Any]) -> None:
-        body = _body(hc)
+        body = json_body(hc)
         await set_password(self.service, body["did"], body["password"])
 
     async def enable_account_invites(self, hc: HandlerContext[Any]) -> None:
-        await self.service.invites.set_account_invites_disabled(_body(hc)["account"], False)
+        await self.service.invites.set_account_invites_disabled(json_body(hc)["account"], False)
 
     async def disable_account_invites(self, hc: HandlerContext[Any]) -> None:
-        await self.service.invites.set_account_invites_disabled(_body(hc)["account"], True)
+        await self.service.invites.set_account_invites_disabled(json_body(hc)["account"], True)
 
     async def disable_invite_codes(self, hc: HandlerContext[Any]) -> None:
-        body = _body(hc)
+        body = json_body(hc)
         await self.service.invites.disable(body.get("codes", []), body.get("accounts", []))
 
     async def delete_account(self, hc: HandlerContext[Any]) -> None:
-        await lifecycle.delete_account(self.service, _body(hc)["did"])
+        await lifecycle.delete_account(self.service, json_body(hc)["did"])
 
     async def send_email(self, hc: HandlerContext[Any]) -> dict[str, Any]:
-        body = _body(hc)
+        body = json_body(hc)
         account = await self.ctx.accounts.get(body["recipientDid"])
         if account is None:
             raise AccountError("Recipient not found")

@@ -24,7 +24,7 @@ from sonet.pds.accounts.service import AccountService, account_service, setup_ac
 from sonet.pds.accounts.service_auth import check_service_auth_request
 from sonet.pds.accounts.times import from_datetime, to_datetime
 from sonet.pds.accounts.views import session_view
-from sonet.pds.accounts.xrpc_errors import xrpc_errors
+from sonet.pds.accounts.xrpc_errors import json_body, xrpc_errors
 from sonet.pds.context import PdsContext
 from sonet.storage.pds_account_store import AccountRow
 from sonet.storage.pds_repo_stats import count_repo_blocks
@@ -194,7 +194,7 @@ class _ServerHandlers:
         }
 
     async def create_account(self, hc: HandlerContext[ServiceCredentials | None]) -> dict[str, Any]:
-        body = _body(hc)
+        body = json_body(hc)
         requester = hc.auth.did if hc.auth is not None else None
         new = NewAccount(
             handle=body["handle"],
@@ -218,7 +218,7 @@ class _ServerHandlers:
 
     async def create_session(self, hc: HandlerContext[None]) -> dict[str, Any]:
         await self.login_limiter.check(hc)
-        body = _body(hc)
+        body = json_body(hc)
         password = body["password"]
         if len(password) > OLD_PASSWORD_MAX_LENGTH:
             raise AuthRequiredError("Password too long. Consider resetting your password.")
@@ -250,7 +250,7 @@ class _ServerHandlers:
     # app passwords
 
     async def create_app_password(self, hc: HandlerContext[AccessCredentials]) -> dict[str, Any]:
-        body = _body(hc)
+        body = json_body(hc)
         privileged = bool(body.get("privileged", False))
         row, password = await self.service.app_passwords.create(
             hc.auth.did, body["name"], privileged
@@ -272,7 +272,7 @@ class _ServerHandlers:
         }
 
     async def revoke_app_password(self, hc: HandlerContext[AccessCredentials]) -> None:
-        await self.service.app_passwords.revoke(hc.auth.did, _body(hc)["name"])
+        await self.service.app_passwords.revoke(hc.auth.did, json_body(hc)["name"])
 
     # account status
 
@@ -280,7 +280,7 @@ class _ServerHandlers:
         await lifecycle.activate_account(self.service, hc.auth.did)
 
     async def deactivate_account(self, hc: HandlerContext[AccessCredentials]) -> None:
-        delete_after = _body(hc).get("deleteAfter")
+        delete_after = json_body(hc).get("deleteAfter")
         when = from_datetime(delete_after) if delete_after else None
         await lifecycle.deactivate_account(self.service, hc.auth.did, when)
 
@@ -311,7 +311,7 @@ class _ServerHandlers:
         await email_flows.mail_token(self.service, hc.auth.did, "delete_account")
 
     async def delete_account(self, hc: HandlerContext[None]) -> None:
-        body = _body(hc)
+        body = json_body(hc)
         did, password = body["did"], body["password"]
         if len(password) > OLD_PASSWORD_MAX_LENGTH:
             raise AuthRequiredError("Password too long. Consider resetting your password.")
@@ -329,7 +329,7 @@ class _ServerHandlers:
         await email_flows.request_email_confirmation(self.service, hc.auth.did)
 
     async def confirm_email(self, hc: HandlerContext[AccessCredentials]) -> None:
-        body = _body(hc)
+        body = json_body(hc)
         await email_flows.confirm_email(self.service, hc.auth.did, body["email"], body["token"])
 
     async def request_email_update(self, hc: HandlerContext[AccessCredentials]) -> dict[str, Any]:
@@ -337,26 +337,26 @@ class _ServerHandlers:
         return {"tokenRequired": required}
 
     async def update_email(self, hc: HandlerContext[AccessCredentials]) -> None:
-        body = _body(hc)
+        body = json_body(hc)
         await email_flows.update_email(self.service, hc.auth.did, body["email"], body.get("token"))
 
     async def request_password_reset(self, hc: HandlerContext[None]) -> None:
-        await email_flows.request_password_reset(self.service, _body(hc)["email"])
+        await email_flows.request_password_reset(self.service, json_body(hc)["email"])
 
     async def reset_password(self, hc: HandlerContext[None]) -> None:
-        body = _body(hc)
+        body = json_body(hc)
         await email_flows.reset_password(self.service, body["token"], body["password"])
 
     # invite codes
 
     async def create_invite_code(self, hc: HandlerContext[Any]) -> dict[str, Any]:
-        body = _body(hc)
+        body = json_body(hc)
         account = body.get("forAccount") or "admin"
         made = await self.service.invites.create([account], 1, body["useCount"])
         return {"code": made[0][1][0]}
 
     async def create_invite_codes(self, hc: HandlerContext[Any]) -> dict[str, Any]:
-        body = _body(hc)
+        body = json_body(hc)
         accounts = body.get("forAccounts") or ["admin"]
         made = await self.service.invites.create(
             accounts, body.get("codeCount", 1), body["useCount"]
@@ -386,10 +386,3 @@ class _ServerHandlers:
         check_service_auth_request(aud, exp, lxm, hc.auth.scope, time.time())
         key = await self.ctx.accounts.signing_key(hc.auth.did)
         return {"token": create_service_jwt(key, hc.auth.did, aud, lxm, exp)}
-
-
-def _body(hc: HandlerContext[Any]) -> dict[str, Any]:
-    body = hc.input.body if hc.input is not None else None
-    if not isinstance(body, dict):
-        raise InvalidRequestError("A JSON object body is expected")
-    return body
