@@ -111,8 +111,8 @@ class BlobMetaStore:
             q = q.with_for_update()
         return {r.cid: _row(r) for r in (await conn.execute(q)).all()}
 
-    async def track_upload(self, conn: AsyncConnection, row: BlobRow) -> None:
-        """Record an upload; a blob still temporary takes the new key, a permanent one stays."""
+    async def insert(self, conn: AsyncConnection, row: BlobRow) -> None:
+        """Record a new upload (an existing row for the same blob is left as it is)."""
         values = {
             "did": row.did,
             "cid": row.cid,
@@ -122,6 +122,9 @@ class BlobMetaStore:
             "created_at": row.created_at,
         }
         await insert_ignore(conn, blob, [values])
+
+    async def retake(self, conn: AsyncConnection, row: BlobRow) -> None:
+        """Give a still temporary blob the key and time of a new upload of the same bytes."""
         await conn.execute(
             update(blob)
             .where(blob.c.did == row.did, blob.c.cid == row.cid, blob.c.temp_key.is_not(None))

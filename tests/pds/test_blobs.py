@@ -419,3 +419,19 @@ async def test_imported_references_wait_for_their_uploads(pds_factory: PdsFactor
     assert await resp.json() == {"blobs": []}
     status, body, _ = await get_blob(pds, did, cid.encode())
     assert status == 200 and body == data
+
+
+async def test_uploading_a_temporary_blob_again_keeps_one(pds_factory: PdsFactory) -> None:
+    pds = await pds_factory(areas=[AREA])
+    did, _ = await create_test_account(pds.ctx, "alice.test")
+    data = png(90)
+    await upload(pds, did, data)
+    (first_key,) = temp_files(pds)
+    ref = await upload(pds, did, data)
+    await service(pds).flush()
+    rows = await blob_rows(pds)
+    assert len(rows) == 1 and rows[0][2] != first_key
+    assert temp_files(pds) == [rows[0][2]]
+    await put_profile(pds, did, profile(ref), "create")
+    await service(pds).flush()
+    assert temp_files(pds) == [] and stored(pds, did, ref)

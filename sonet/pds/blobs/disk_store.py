@@ -2,8 +2,8 @@
 
 Layout: ``tmp/<key>`` for uploads, ``blocks/<xx>/<did>/<cid>`` for permanent blobs, where ``xx``
 is two hex digits of the DID's SHA-256 (spreading accounts over 256 directories) and ``:`` in the
-DID is written ``_`` (which no DID contains). Uploads are written chunk by chunk and synced
-before their key is returned; a blob becomes permanent by a hard link (atomic; falling back to
+DID is written ``_`` (which no DID contains). Uploads are written in batches (each while the
+next arrives) and synced before their key is returned; a blob becomes permanent by a hard link (atomic; falling back to
 copy, sync and rename across file systems), so a permanent path never holds partial bytes.
 File operations run in worker threads, never on the event loop.
 """
@@ -29,6 +29,8 @@ from sonet.repo.cid import CID
 __all__ = ["DiskBlobStore"]
 
 READ_CHUNK: Final = 256 * 1024
+WRITE_BATCH: Final = 512 * 1024
+"""Upload chunks are written in batches of about this size, one thread hop each."""
 _DID = re.compile(r"did:[a-z]+:[a-zA-Z0-9._:%-]+")
 _KEY = re.compile(r"[0-9a-f]{32}")
 _LINK_UNSUPPORTED: Final = (errno.EXDEV, errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK)
@@ -45,17 +47,14 @@ def _sync_file(fh: BinaryIO) -> None:
     os.fsync(fh.fileno())
 
 
-def _write_all(fh: BinaryIO, data: bytes) -> None:
-    fh.write(data)
-
-
 def _discard(fh: BinaryIO, path: Path) -> None:
     fh.close()
     path.unlink(missing_ok=True)
 
 
-def _finish(fh: BinaryIO, sync: bool) -> None:
+def _finish(fh: BinaryIO, rest: list[bytes], sync: bool) -> None:
     try:
+        fh.writelines(rest)
         if sync:
             _sync_file(fh)
     finally:
@@ -106,11 +105,24 @@ class DiskBlobStore(BlobStore):
         key = secrets.token_hex(16)
         path = self.temp_path(key)
         fh = await asyncio.to_thread(self._create, path)
+        writing: asyncio.Future[None] | None = None
         try:
+            batch: list[bytes] = []
+            size = 0
             async for chunk in chunks:
-                await asyncio.to_thread(_write_all, fh, chunk)
-            await asyncio.to_thread(_finish, fh, self.sync)
+                batch.append(chunk)
+                size += len(chunk)
+                if size >= WRITE_BATCH:  # write it while the next batch arrives
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(asyncio.to_thread(fh.writelines, batch))
+                    batch, size = [], 0
+            if writing is not None:
+                await writing
+            await asyncio.to_thread(_finish, fh, batch, self.sync)
         except BaseException:
+            if writing is not None:
+                await asyncio.gather(writing, return_exceptions=True)
             await asyncio.shield(asyncio.to_thread(_discard, fh, path))
             raise
         return key

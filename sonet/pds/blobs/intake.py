@@ -1,8 +1,8 @@
 """Receiving an upload: its CID, size and sniffed type, computed while it streams to the store.
 
 https://atproto.com/specs/blob: a blob's CID is CIDv1 with the ``raw`` codec and a SHA-256
-multihash of its bytes. The bytes pass through once, in batches, so a large upload never sits
-whole in memory.
+multihash of its bytes. The bytes pass through once, chunk by chunk, so a large upload never
+sits whole in memory.
 """
 
 from __future__ import annotations
@@ -10,16 +10,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
-from typing import Final
 
 from sonet.pds.blobs.sniff import SNIFF_BYTES, sniff_mime
 from sonet.pds.blobs.store import BlobStore
 from sonet.repo.cid import CID
 
 __all__ = ["UploadedBlob", "receive_upload"]
-
-BATCH_BYTES: Final = 512 * 1024
-"""Chunks are gathered into batches of about this size before they are written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,26 +29,20 @@ class UploadedBlob:
 
 
 class _Meter:
-    """Hashes, counts and keeps the head of the bytes flowing through :meth:`batches`."""
+    """Hashes, counts and keeps the head of the bytes flowing through :meth:`passing`."""
 
     def __init__(self) -> None:
         self.hash = hashlib.sha256()
         self.size = 0
         self.head = bytearray()
 
-    async def batches(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-        pending = bytearray()
+    async def passing(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         async for chunk in chunks:
             self.hash.update(chunk)
             self.size += len(chunk)
             if len(self.head) < SNIFF_BYTES:
                 self.head += chunk[: SNIFF_BYTES - len(self.head)]
-            pending += chunk
-            if len(pending) >= BATCH_BYTES:
-                yield bytes(pending)
-                pending.clear()
-        if pending:
-            yield bytes(pending)
+            yield chunk
 
 
 async def receive_upload(
@@ -60,7 +50,7 @@ async def receive_upload(
 ) -> UploadedBlob:
     """Stream ``chunks`` into ``store``; the type is sniffed, else ``declared_mime``."""
     meter = _Meter()
-    key = await store.put_temp(meter.batches(chunks))
+    key = await store.put_temp(meter.passing(chunks))
     cid = CID(CID.CIDV1_RAW_SHA256_32_PFX + meter.hash.digest())
     mime = sniff_mime(bytes(meter.head)) or declared_mime
     return UploadedBlob(key, cid, meter.size, mime)

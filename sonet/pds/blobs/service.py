@@ -134,14 +134,16 @@ class BlobService:
                 if found is not None and found.takedown_ref is not None:
                     raise BlobTakendownError("Blob has been takendown, cannot re-upload")
                 row = BlobRow(did, cid, up.mime_type, up.size, up.temp_key, _now_us(), None)
-                await self.meta.track_upload(conn, row)
-                if found is not None and found.temp_key is None:
+                if found is None:
+                    await self.meta.insert(conn, row)
+                elif found.temp_key is None:
                     redundant = True
                     up = UploadedBlob(up.temp_key, up.cid, found.size, found.mime_type)
-                elif await self.meta.referenced(conn, did, [cid]):
-                    await self._make_permanent(tx, row)
-                if found is not None and found.temp_key is not None:
+                else:
+                    await self.meta.retake(conn, row)
                     self._spend([found.temp_key])
+                if not redundant and await self.meta.referenced(conn, did, [cid]):
+                    await self._make_permanent(tx, row)
         except BaseException:
             self._doom(did, {cid})  # bytes made permanent by a transaction that rolled back
             await asyncio.shield(self.store.delete_temp([up.temp_key]))
