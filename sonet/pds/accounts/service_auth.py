@@ -5,7 +5,7 @@ audience must be an atproto DID (``did:plc``/``did:web``), optionally with a ``#
 fragment; ``exp`` may be at most an hour ahead, and at most a minute without ``lxm``; account
 management methods (:data:`PROTECTED_METHODS`) are never granted; privileged methods
 (:data:`PRIVILEGED_METHODS`: chat and createAccount) need a full or privileged session; a
-taken-down session may only ask for createAccount (to migrate away).
+taken-down session may only ask for createAccount (to migrate away), and gets it.
 """
 
 from __future__ import annotations
@@ -78,7 +78,9 @@ def check_service_auth_request(
         raise AccountError("aud must be a valid atproto DID or did#serviceId reference")
     if scope is AuthScope.TAKENDOWN and lxm != CREATE_ACCOUNT:
         raise AccountError("Bad token scope", "InvalidToken")
-    full = scope in (AuthScope.ACCESS, AuthScope.APP_PASS_PRIVILEGED)
+    # a taken-down session asks for createAccount only, to migrate away: let it (the reference
+    # means to, but its privileged-method check then refuses it)
+    full = scope in (AuthScope.ACCESS, AuthScope.APP_PASS_PRIVILEGED, AuthScope.TAKENDOWN)
     if lxm is not None and is_privileged_method(lxm) and not full:
         raise AccountError(
             f"insufficient access to request a service auth token for the following method: {lxm}"

@@ -281,7 +281,10 @@ class _ServerHandlers:
 
     async def deactivate_account(self, hc: HandlerContext[AccessCredentials]) -> None:
         delete_after = json_body(hc).get("deleteAfter")
-        when = from_datetime(delete_after) if delete_after else None
+        try:
+            when = from_datetime(delete_after) if delete_after else None
+        except ValueError:
+            raise AccountError("deleteAfter is not a usable datetime") from None
         await lifecycle.deactivate_account(self.service, hc.auth.did, when)
 
     async def check_account_status(self, hc: HandlerContext[AccessCredentials]) -> dict[str, Any]:
