@@ -6,13 +6,15 @@ import base64
 import os
 import struct
 import zlib
+from pathlib import Path
 from typing import Any, Literal
 
 from sonet.pds.api.blobs import blob_service
+from sonet.pds.blobs.disk_store import DiskBlobStore
 from sonet.pds.blobs.errors import BlobNotFoundError, InvalidMimeTypeError, InvalidSizeError
 from sonet.pds.blobs.service import BlobService
 from sonet.pds.repo_writes import WriteRequest, prepare_write
-from sonet.repo.cid import cid_for_raw, parse_cid
+from sonet.repo.cid import CID, cid_for_raw, parse_cid
 from sonet.storage.pds_blob_store import blob, record_blob
 from tests.pds.conftest import PdsFactory, RunningPds, create_test_account
 
@@ -435,3 +437,27 @@ async def test_uploading_a_temporary_blob_again_keeps_one(pds_factory: PdsFactor
     await put_profile(pds, did, profile(ref), "create")
     await service(pds).flush()
     assert temp_files(pds) == [] and stored(pds, did, ref)
+
+
+class StreamOnlyStore(DiskBlobStore):
+    """A disk store that offers no local files, like a remote (S3-compatible) store."""
+
+    def local_path(self, did: str, cid: CID) -> Path | None:
+        return None
+
+
+async def test_get_blob_streams_from_stores_without_files(pds_factory: PdsFactory) -> None:
+    pds = await pds_factory(areas=[AREA])
+    did, _ = await create_test_account(pds.ctx, "alice.test")
+    data = png(95) + os.urandom(700_000)
+    ref = await upload(pds, did, data)
+    await put_profile(pds, did, profile(ref), "create")
+    service(pds).store = StreamOnlyStore(pds.ctx.config.blobs_dir)
+    status, body, headers = await get_blob(pds, did, ref["ref"]["$link"])
+    assert status == 200 and body == data
+    assert headers["Content-Length"] == str(len(data))
+    assert headers["Content-Type"] == "image/png"
+    assert headers["x-content-type-options"] == "nosniff"
+    await service(pds).store.delete(did, [parse_cid(ref["ref"]["$link"])])
+    status, body, _ = await get_blob(pds, did, ref["ref"]["$link"])
+    assert status == 400 and b"Blob not found" in body
