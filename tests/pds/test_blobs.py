@@ -9,6 +9,8 @@ import zlib
 from pathlib import Path
 from typing import Any, Literal
 
+from sonet.pds.accounts.lifecycle import delete_account
+from sonet.pds.accounts.service import account_service
 from sonet.pds.api.blobs import blob_service
 from sonet.pds.blobs.disk_store import DiskBlobStore
 from sonet.pds.blobs.errors import BlobNotFoundError, InvalidMimeTypeError, InvalidSizeError
@@ -461,3 +463,23 @@ async def test_get_blob_streams_from_stores_without_files(pds_factory: PdsFactor
     await service(pds).store.delete(did, [parse_cid(ref["ref"]["$link"])])
     status, body, _ = await get_blob(pds, did, ref["ref"]["$link"])
     assert status == 400 and b"Blob not found" in body
+
+
+async def test_account_deletion_removes_its_blobs(pds_factory: PdsFactory) -> None:
+    pds = await pds_factory(areas=[AREA])
+    did, _ = await create_test_account(pds.ctx, "alice.test")
+    bob, _ = await create_test_account(pds.ctx, "bob.test")
+    ref = await upload(pds, did, png(100))
+    await put_profile(pds, did, profile(ref), "create")
+    await upload(pds, did, png(101))
+    bobs = await upload(pds, bob, png(102))
+    await put_profile(pds, bob, profile(bobs), "create")
+    accounts = account_service(pds.ctx)
+    assert accounts.blob_counts is not None
+    assert await accounts.blob_counts(did) == (1, 2)
+    await delete_account(accounts, did)
+    await service(pds).flush()
+    assert [r[0] for r in await blob_rows(pds)] == [bob]
+    store = service(pds).store
+    assert isinstance(store, DiskBlobStore) and not store.account_dir(did).exists()
+    assert stored(pds, bob, bobs)

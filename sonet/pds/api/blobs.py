@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from sonet.pds.accounts.service import setup_account_service
 from sonet.pds.blobs.disk_store import DiskBlobStore
 from sonet.pds.blobs.errors import BlobNotFoundError
 from sonet.pds.blobs.service import BlobService
@@ -49,12 +50,16 @@ def blob_service(ctx: PdsContext) -> BlobService:
 
 
 async def setup(ctx: PdsContext) -> None:
-    """Migrate the blob tables, start the blob service and hook it into the write path."""
+    """Migrate the blob tables, start the blob service and hook it into the write path, into
+    account deletion and into checkAccountStatus's blob counts."""
     await migrate(ctx.db, MIGRATION_COMPONENT, pds_blob_store.MIGRATIONS)
     service = BlobService(ctx.db, ctx.sequencer, DiskBlobStore(ctx.config.blobs_dir))
     await service.start()
     ctx.services[SERVICE_KEY] = service
     ctx.repos.blob_hook = service.on_commit
+    accounts = await setup_account_service(ctx)
+    accounts.deletion_hooks.append(service.delete_account)
+    accounts.blob_counts = service.counts
 
 
 async def close(ctx: PdsContext) -> None:
