@@ -137,6 +137,15 @@ class BlobMetaStore:
             update(blob).where(blob.c.did == did, blob.c.cid == cid).values(temp_key=None)
         )
 
+    async def set_takedown(
+        self, conn: AsyncConnection, did: str, cid: str, ref: str | None
+    ) -> bool:
+        """Take ``did``'s blob ``cid`` down (``ref``) or restore it (None); False if no blob."""
+        result = await conn.execute(
+            update(blob).where(blob.c.did == did, blob.c.cid == cid).values(takedown_ref=ref)
+        )
+        return result.rowcount == 1
+
     async def delete_blobs(self, conn: AsyncConnection, did: str, cids: Collection[str]) -> None:
         """Forget blobs of ``did``."""
         if cids:

@@ -371,16 +371,32 @@ async def test_taken_down_blob_is_hidden_and_not_uploaded_again(pds_factory: Pds
     data = png(60)
     ref = await upload(pds, did, data)
     await put_profile(pds, did, profile(ref), "create")
-    async with pds.ctx.db.write() as conn:
-        await conn.execute(blob.update().values(takedown_ref="mod-2"))
+    cid = parse_cid(ref["ref"]["$link"])
+    assert (await service(pds).set_takedown(did, cid, "mod-2")).takedown_ref == "mod-2"
+    assert (await service(pds).status(did, cid)).takedown_ref == "mod-2"
     status, _, _ = await get_blob(pds, did, ref["ref"]["$link"])
     assert status == 400
+    try:
+        await put_profile(pds, did, {**profile(ref), "displayName": "again"}, "update")
+    except BlobNotFoundError:
+        pass
+    else:
+        raise AssertionError("a taken-down blob can not be referenced")
     resp = await pds.client.post(
         UPLOAD, data=data, headers={**auth(pds, did), "Content-Type": "image/png"}
     )
     assert resp.status == 400
     assert (await resp.json())["message"] == "Blob has been takendown, cannot re-upload"
     assert temp_files(pds) == []
+    await service(pds).set_takedown(did, cid, None)
+    status, body, _ = await get_blob(pds, did, ref["ref"]["$link"])
+    assert status == 200 and body == data
+    try:
+        await service(pds).status(did, cid_for_raw(b"nothing"))
+    except BlobNotFoundError:
+        pass
+    else:
+        raise AssertionError("no such blob")
 
 
 async def test_close_flushes_pending_deletions(pds_factory: PdsFactory) -> None:

@@ -242,6 +242,24 @@ class BlobService:
             raise BlobNotFoundError("Blob not found")
         return row
 
+    async def set_takedown(self, did: str, cid: CID, ref: str | None) -> BlobRow:
+        """Take ``did``'s blob ``cid`` down with moderation reference ``ref`` (None restores
+        it); a taken-down blob is neither served nor referenced nor uploaded again."""
+        async with self.sequencer.transaction() as tx:
+            if not await self.meta.set_takedown(tx.conn, did, cid.encode(), ref):
+                raise BlobNotFoundError("Blob not found")
+            row = await self.meta.get(tx.conn, did, cid.encode())
+        assert row is not None
+        return row
+
+    async def status(self, did: str, cid: CID) -> BlobRow:
+        """``did``'s blob ``cid`` whatever its state (for moderation); BlobNotFound if none."""
+        async with self.db.read() as conn:
+            row = await self.meta.get(conn, did, cid.encode())
+        if row is None:
+            raise BlobNotFoundError("Blob not found")
+        return row
+
     async def list_missing(
         self, did: str, *, cursor: str | None, limit: int
     ) -> list[tuple[str, str]]:
