@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from sonet.cli_account import add_account_commands
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sonet`` console script."""
@@ -13,6 +15,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("serve", help="run every role in one process on the embedded default")
     sub.add_parser("pds", help="run the PDS alone (SONET_PLC_URL names the PLC directory)")
     sub.add_parser("plc", help="run the did:plc directory on SONET_PLC_PORT (default 2582)")
+    add_account_commands(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
         from sonet.server import run_serve
@@ -26,6 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sonet.identity.plc_server import run_from_env
 
         run_from_env()
+    elif args.command == "account":
+        result = args.run(args)
+        return int(result or 0)
     return 0
 
 

@@ -29,7 +29,10 @@ from sonet.xrpc.tokens import SessionTokens
 
 __all__ = ["AREAS", "CTX_KEY", "build_pds_app", "create_pds"]
 
-AREAS: tuple[str, ...] = ()
+AREAS: tuple[str, ...] = (
+    "sonet.pds.api.server",
+    "sonet.pds.api.admin",
+)
 """Modules of the XRPC areas the PDS serves (filled in as areas land)."""
 
 CTX_KEY = web.AppKey("pds_ctx", PdsContext)

@@ -1,0 +1,1 @@
+"""XRPC areas of the PDS: each module registers one group of methods."""
