@@ -178,7 +178,7 @@ def main() -> None:
                     pds_conn,
                 )
                 print(
-                    f"{'  added by the proxy':<38} p50 +{p50 - d50:.2f} ms   p99 +{p99 - d99:.2f} ms"
+                    f"{'  added by the proxy':<38} p50 {p50 - d50:+.2f} ms   p99 {p99 - d99:+.2f} ms"
                     f"   throughput {p_rate / d_rate:.0%} of direct"
                 )
         finally:
