@@ -1,8 +1,8 @@
 """The PDS's plain HTTP routes: handle and DID well-known documents, the home banner.
 
 - ``GET /.well-known/atproto-did`` (https://atproto.com/specs/handle#https-well-known-method):
-  on a request whose ``Host`` is a handle hosted here, the account's DID as ``text/plain``;
-  otherwise 404.
+  on a request whose ``Host`` is the handle of an active account hosted here, the account's DID
+  as ``text/plain``; otherwise 404.
 - ``GET /.well-known/did.json`` (https://atproto.com/specs/did#did-web): the PDS's own
   ``did:web`` document, its ``#atproto_pds`` service at the public URL (and its ``#atproto`` key
   when the service has one); 404 when the service DID is not a ``did:web``.
@@ -84,7 +84,7 @@ def add_well_known_routes(
         if not is_hosted_handle(handle, ctx.config.user_domains):
             return web.Response(status=404, text=_NOT_FOUND)
         row = await ctx.accounts.lookup(handle)
-        if row is None or row.handle != handle:
+        if row is None or row.handle != handle or not row.active:
             return web.Response(status=404, text=_NOT_FOUND)
         return web.Response(text=row.did, content_type="text/plain")
 

@@ -170,6 +170,12 @@ async def test_resolve_handle_local_and_remote(world: World) -> None:
         "/xrpc/com.atproto.identity.resolveHandle", params={"handle": "not a handle"}
     )
     assert resp.status == 400
+    async with world.pds.ctx.db.write() as conn:  # a deactivated account's handle is not served
+        await world.pds.ctx.accounts.store.set_fields(conn, did, status="deactivated")
+    resp = await world.client.get(
+        "/xrpc/com.atproto.identity.resolveHandle", params={"handle": "alice.test"}
+    )
+    assert (await error_of(resp))[:2] == (400, "HandleNotFound")
 
 
 async def test_update_handle_updates_plc_and_sequences_identity(world: World) -> None:

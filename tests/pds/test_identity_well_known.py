@@ -34,6 +34,12 @@ async def test_atproto_did_for_hosted_handles(pds_factory: PdsFactory) -> None:
         for host in ("nobody.test", "alice.example.com", "127.0.0.1", "[::1]:80", "test"):
             async with http.get(url, headers={"Host": host}) as resp:
                 assert resp.status == 404, host
+        async with pds.ctx.db.write() as conn:  # a taken-down account's handle is not served
+            await pds.ctx.accounts.store.set_fields(conn, did, status="takendown")
+        async with http.get(url, headers={"Host": "alice.test"}) as resp:
+            assert resp.status == 404
+        async with pds.ctx.db.write() as conn:
+            await pds.ctx.accounts.store.set_fields(conn, did, status="active")
         async with http.get(f"http://127.0.0.1:{port}/") as resp:
             assert resp.status == 200 and await resp.text() == BANNER
         async with http.get(f"http://127.0.0.1:{port}/robots.txt") as resp:

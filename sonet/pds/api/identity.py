@@ -78,10 +78,10 @@ PLC_TOKEN: Final = "plc_operation"
 
 
 async def resolve_handle(ctx: PdsContext, handle: str, *, refresh: bool = False) -> str | None:
-    """The DID of ``handle``: a hosted account's, ``None`` for an unknown handle under a user
-    domain, else what DNS/HTTPS resolution says (``None`` when it says nothing)."""
+    """The DID of ``handle``: an active hosted account's; ``None`` for any other handle under a
+    user domain; else what DNS/HTTPS resolution says (``None`` when it says nothing)."""
     row = await ctx.accounts.lookup(handle)
-    if row is not None:
+    if row is not None and row.active:
         return row.did
     if is_hosted_handle(handle, ctx.config.user_domains):
         return None
