@@ -1,0 +1,102 @@
+"""Assembling and running the relay's aiohttp application (``sonet relay``).
+
+The relay serves on ``SONET_RELAY_PORT`` (default 2470); see :mod:`sonet.relay.config` for the
+other settings. With ``SONET_RELAY_REDIS_URL`` a ``full`` relay also publishes its committed
+batches to Redis, and ``serve`` relays (``SONET_RELAY_MODE=serve``, same database) stream them to
+their own consumers.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiohttp import web
+
+from sonet.identity.did_resolver import DidResolver
+from sonet.relay.admin_api import add_admin_routes
+from sonet.relay.api import register, subscribe_repos_route
+from sonet.relay.config import RelayConfig, RelayMode
+from sonet.relay.outbox import Publisher
+from sonet.relay.redis_fanout import RedisFeed, RedisPublisher
+from sonet.relay.relay import Relay
+from sonet.storage.database import Database
+from sonet.xrpc import XrpcRouter
+
+__all__ = ["RELAY_KEY", "build_relay_app", "create_relay", "run_from_env"]
+
+RELAY_KEY: Final = web.AppKey("relay", Relay)
+HOME: Final = (
+    "This is an atproto relay (https://atproto.com) running Sonet.\n\n"
+    "The firehose WebSocket path is at: /xrpc/com.atproto.sync.subscribeRepos\n"
+)
+
+
+async def create_relay(config: RelayConfig, *, resolver: DidResolver | None = None) -> Relay:
+    """Open the database and start a relay as configured (``close_relay`` undoes it)."""
+    db = Database.open(config.database, schema=config.database_schema)
+    publishers: list[Publisher] = []
+    if config.redis_url is not None and config.mode is RelayMode.FULL:
+        publishers.append(RedisPublisher(config.redis_url))
+    relay = Relay(config, db, resolver=resolver, publishers=publishers)
+    try:
+        await relay.start()
+        if config.redis_url is not None and config.mode is RelayMode.SERVE:
+            relay.feed = RedisFeed(config.redis_url, relay)
+            relay.feed.start()
+    except BaseException:
+        await close_relay(relay)
+        raise
+    return relay
+
+
+async def close_relay(relay: Relay) -> None:
+    """Stop the relay, its Redis connections and its database."""
+    if relay.feed is not None:
+        await relay.feed.close()
+    await relay.close()
+    for publisher in relay.outbox.publishers:
+        if isinstance(publisher, RedisPublisher):
+            await publisher.close()
+    await relay.db.close()
+
+
+async def _home(_request: web.Request) -> web.Response:
+    return web.Response(text=HOME)
+
+
+def build_relay_app(relay: Relay, *, validate_output: bool = False) -> web.Application:
+    """The relay's HTTP application (XRPC, firehose, admin, health)."""
+    app = web.Application()
+    app[RELAY_KEY] = relay
+    router = XrpcRouter(validate_output=validate_output)
+    register(router, relay)
+    subscribe_repos_route(app, router, relay)
+    add_admin_routes(app, relay, relay.config.admin_password)
+    router.install(app)
+    app.router.add_get("/", _home)
+    server = relay.config.user_agent
+
+    async def server_header(_request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["Server"] = server
+
+    app.on_response_prepare.append(server_header)
+    return app
+
+
+def run_from_env() -> None:
+    """Serve a relay configured from the environment until interrupted."""
+    config = RelayConfig.from_env()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def application() -> web.Application:
+        relay = await create_relay(config)
+        app = build_relay_app(relay)
+
+        async def shutdown(_app: web.Application) -> None:
+            await close_relay(relay)
+
+        app.on_cleanup.append(shutdown)
+        return app
+
+    host = "127.0.0.1" if config.hostname in ("localhost", "127.0.0.1") else "0.0.0.0"
+    web.run_app(application(), host=host, port=config.port)

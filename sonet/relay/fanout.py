@@ -1,0 +1,268 @@
+"""Serving ``com.atproto.sync.subscribeRepos`` to many consumers from one stream of events.
+
+https://atproto.com/specs/event-stream and https://atproto.com/specs/sync#firehose: a consumer may
+pass ``cursor`` to replay from the persisted log (a cursor ahead of the stream is a
+``FutureCursor`` error; one older than the retention window gets an ``#info OutdatedCursor`` and
+starts at the oldest event), then follows the live stream. Recent events are kept once, already
+framed as WebSocket messages, in a shared window; each consumer's task writes whole runs of them
+to its socket in one call (and consumers at the same position share one joined buffer), so the
+cost of fan-out is a few writes per batch per consumer rather than one per event. A live consumer
+that falls more than ``max_lag`` events behind is sent ``ConsumerTooSlow`` and dropped; the
+bytes buffered for a consumer are bounded by a high-water mark, so slow consumers cost no
+unbounded memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import struct
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+from aiohttp import WSCloseCode, web
+
+from sonet.storage.sequencer_store import SequencedEvent
+from sonet.sync.events import info_body
+from sonet.xrpc.frames import ErrorFrame, MessageFrame
+
+__all__ = ["Broadcaster", "ConsumerInfo", "EventSource", "ws_binary_frame"]
+
+log = logging.getLogger(__name__)
+
+HIGH_WATER: Final = 1 << 20
+"""Bytes buffered for one consumer before its task waits for the socket to drain."""
+MAX_CHUNK: Final = 512 * 1024
+REPLAY_PAGE: Final = 500
+DRAIN_POLL: Final = 0.005
+HEARTBEAT_SECONDS: Final = 30.0
+CLOSE_TIMEOUT: Final = 5.0
+
+_LEN1: Final = struct.Struct("!BB")
+_LEN2: Final = struct.Struct("!BBH")
+_LEN3: Final = struct.Struct("!BBQ")
+_BINARY_FIN: Final = 0x82
+
+
+def ws_binary_frame(payload: bytes) -> bytes:
+    """An unmasked, final, binary WebSocket frame (RFC 6455 section 5.2) carrying ``payload``."""
+    size = len(payload)
+    if size < 126:
+        return _LEN1.pack(_BINARY_FIN, size) + payload
+    if size < 65536:
+        return _LEN2.pack(_BINARY_FIN, 126, size) + payload
+    return _LEN3.pack(_BINARY_FIN, 127, size) + payload
+
+
+class EventSource(Protocol):
+    """The persisted log consumers replay from."""
+
+    async def read_after(self, cursor: int, limit: int) -> list[SequencedEvent]: ...
+
+    async def oldest_seq(self) -> int: ...
+
+
+class _TooSlow(Exception):
+    pass
+
+
+@dataclass
+class ConsumerInfo:
+    """One connected consumer (for the admin API)."""
+
+    id: int
+    remote_addr: str
+    user_agent: str
+    cursor: int | None
+    connected_at: float = field(default_factory=time.time)
+    events_sent: int = 0
+
+
+class Broadcaster:
+    """The live window of framed events and the consumers reading it."""
+
+    def __init__(
+        self,
+        source: EventSource,
+        *,
+        max_lag: int = 16_384,
+        high_water: int = HIGH_WATER,
+    ) -> None:
+        self.source = source
+        self.max_lag = max_lag
+        self.high_water = high_water
+        self._frames: deque[bytes] = deque()
+        self._first = 1
+        self._latest = 0
+        self._wakeup = asyncio.Event()
+        self._chunk: tuple[int, int, bytes] = (0, 0, b"")
+        self._ids = itertools.count(1)
+        self.consumers: dict[int, ConsumerInfo] = {}
+        self.dropped_slow = 0
+
+    @property
+    def latest(self) -> int:
+        """The newest sequence number published."""
+        return self._latest
+
+    def start_at(self, latest: int) -> None:
+        """Begin an empty window after ``latest`` (the log's newest event at start-up)."""
+        self._frames.clear()
+        self._latest = latest
+        self._first = latest + 1
+
+    def publish(self, events: Sequence[SequencedEvent]) -> None:
+        """Add committed events (in order) and wake the consumers."""
+        for event in events:
+            if event.seq <= self._latest:
+                continue
+            if event.seq != self._latest + 1:
+                # a gap (a feed that missed events): consumers behind it replay from the log
+                self._frames.clear()
+                self._first = event.seq
+            self._frames.append(ws_binary_frame(event.frame))
+            self._latest = event.seq
+        excess = len(self._frames) - self.max_lag
+        for _ in range(max(0, excess)):
+            self._frames.popleft()
+        self._first = self._latest - len(self._frames) + 1
+        self._wakeup.set()
+        self._wakeup = asyncio.Event()
+
+    def _chunk_from(self, pos: int) -> tuple[bytes, int]:
+        """Frames from ``pos`` on, joined (up to :data:`MAX_CHUNK` bytes), and the last seq."""
+        start, end, data = self._chunk
+        if start == pos and end == self._latest and data:
+            return data, end
+        parts: list[bytes] = []
+        size = 0
+        seq = pos - 1
+        for frame in itertools.islice(self._frames, pos - self._first, None):
+            parts.append(frame)
+            size += len(frame)
+            seq += 1
+            if size >= MAX_CHUNK:
+                break
+        joined = b"".join(parts)
+        self._chunk = (pos, seq, joined)
+        return joined, seq
+
+    # -- serving -------------------------------------------------------------------------------
+
+    async def serve(self, request: web.Request, cursor: int | None) -> web.WebSocketResponse:
+        """Upgrade ``request`` and stream events after ``cursor`` (live only when None)."""
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, compress=False)
+        await ws.prepare(request)
+        info = ConsumerInfo(
+            next(self._ids),
+            request.remote or "",
+            request.headers.get("User-Agent", ""),
+            cursor,
+        )
+        self.consumers[info.id] = info
+        producer = asyncio.create_task(self._produce(ws, request, info))
+        try:
+            async for _message in ws:
+                pass  # consumers send nothing meaningful; reading notices their close
+        finally:
+            self.consumers.pop(info.id, None)
+            if not producer.done():
+                producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await producer
+        return ws
+
+    async def _produce(
+        self, ws: web.WebSocketResponse, request: web.Request, info: ConsumerInfo
+    ) -> None:
+        transport = request.transport
+        if transport is None:
+            return
+        try:
+            pos = await self._start_position(ws, transport, info.cursor)
+            if pos is None:
+                return
+            await self._stream(transport, pos, info)
+        except _TooSlow:
+            self.dropped_slow += 1
+            log.info("dropping slow consumer %s (%s)", info.id, info.remote_addr)
+            too_slow = ErrorFrame("ConsumerTooSlow", "consumer fell too far behind")
+            await self._finish(ws, transport, too_slow)
+        except (ConnectionError, RuntimeError):
+            return
+
+    async def _start_position(
+        self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport, cursor: int | None
+    ) -> int | None:
+        latest = self._latest
+        if cursor is None:
+            return latest + 1
+        if cursor > latest:
+            await self._finish(ws, transport, ErrorFrame("FutureCursor", "Cursor in the future."))
+            return None
+        oldest = await self.source.oldest_seq()
+        if oldest == 0:
+            oldest = self._first
+        if cursor + 1 < oldest:
+            info = info_body(
+                "OutdatedCursor", "Requested cursor exceeded limit. Possibly missing events"
+            )
+            await ws.send_bytes(MessageFrame(info, "#info").to_bytes())
+            return oldest
+        return cursor + 1
+
+    async def _stream(self, transport: asyncio.BaseTransport, pos: int, info: ConsumerInfo) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        while True:
+            if transport.is_closing():
+                return
+            if pos < self._first:
+                pos = await self._replay(transport, pos, info)
+                continue
+            if pos > self._latest:
+                await self._wakeup.wait()
+                continue
+            if self._latest - pos + 1 > self.max_lag:
+                raise _TooSlow
+            data, end = self._chunk_from(pos)
+            transport.write(data)
+            info.events_sent += end - pos + 1
+            pos = end + 1
+            await self._drain(transport, pos, live=True)
+
+    async def _replay(self, transport: asyncio.WriteTransport, pos: int, info: ConsumerInfo) -> int:
+        page = await self.source.read_after(pos - 1, REPLAY_PAGE)
+        page = [event for event in page if event.seq >= pos and event.seq < self._first]
+        if not page:
+            return max(pos, self._first)
+        transport.write(b"".join(ws_binary_frame(event.frame) for event in page))
+        info.events_sent += len(page)
+        await self._drain(transport, page[-1].seq + 1, live=False)
+        return page[-1].seq + 1
+
+    async def _drain(self, transport: asyncio.WriteTransport, pos: int, *, live: bool) -> None:
+        while transport.get_write_buffer_size() > self.high_water:
+            if transport.is_closing():
+                raise ConnectionResetError("consumer went away")
+            if live and self._latest - pos + 1 > self.max_lag:
+                raise _TooSlow
+            await asyncio.sleep(DRAIN_POLL)
+
+    async def _finish(
+        self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport, error: ErrorFrame
+    ) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.send_bytes(error.to_bytes())
+        try:
+            await asyncio.wait_for(
+                ws.close(code=WSCloseCode.POLICY_VIOLATION, message=error.error.encode()),
+                CLOSE_TIMEOUT,
+            )
+        except (TimeoutError, ConnectionError, RuntimeError):
+            if isinstance(transport, asyncio.WriteTransport):
+                transport.abort()
