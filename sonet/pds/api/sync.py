@@ -132,18 +132,19 @@ class SyncApi:
         repos = []
         async with self.ctx.db.read() as conn:
             roots = await self.ctx.repos.store.list_roots(conn, hctx.params.get("cursor"), limit)
-            for root in roots:
-                row = await accounts.by_did(conn, root.did)
-                status = "deleted" if row is None else hosting_status(row)
-                item: dict[str, Any] = {
-                    "did": root.did,
-                    "head": root.commit_cid.encode(),
-                    "rev": root.rev,
-                    "active": status is None,
-                }
-                if status is not None:
-                    item["status"] = status
-                repos.append(item)
+            rows = {row.did: row for row in await accounts.by_dids(conn, [r.did for r in roots])}
+        for root in roots:
+            row = rows.get(root.did)
+            status = "deleted" if row is None else hosting_status(row)
+            item: dict[str, Any] = {
+                "did": root.did,
+                "head": root.commit_cid.encode(),
+                "rev": root.rev,
+                "active": status is None,
+            }
+            if status is not None:
+                item["status"] = status
+            repos.append(item)
         out: dict[str, Any] = {"repos": repos}
         if roots:
             out["cursor"] = roots[-1].did
