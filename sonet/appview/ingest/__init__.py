@@ -1,0 +1,1 @@
+"""AppView ingestion: firehose consumer, per-collection indexers, batching and backfill."""

@@ -1,0 +1,73 @@
+"""State shared by the indexers while one batch of events is applied.
+
+Counts (``post_agg``, ``profile_agg``) are kept as in-memory deltas and written once at the end
+of the batch (a popular post liked 100 times in a batch costs one statement). A delta is added
+only for a row that was really inserted or deleted, so counts stay exact under replays.
+Search-index changes and actors whose handle must be resolved are collected for after the
+commit.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sonet.appview.ingest.sql import Steps, execute_many, fetch_one
+from sonet.appview.search.documents import PostDocument
+
+__all__ = ["BatchContext", "IndexConfig"]
+
+AggTable = Literal["post_agg", "profile_agg"]
+_KEYS: dict[AggTable, str] = {"post_agg": "uri", "profile_agg": "did"}
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Indexing policy. ``fanout_threshold``: authors with fewer followers have their posts and
+    reposts pushed into followers' timelines (0 disables pushing); ``timeline_backfill``: how
+    many recent items of a followee a new follow copies into the follower's timeline."""
+
+    fanout_threshold: int = 1000
+    timeline_backfill: int = 50
+
+
+@dataclass
+class BatchContext:
+    """Per-batch indexing state; ``indexed_at`` is set for each event before it is applied."""
+
+    config: IndexConfig
+    indexed_at: str = ""
+    deltas: dict[tuple[AggTable, str, str], int] = field(default_factory=dict)
+    post_docs: dict[str, PostDocument | None] = field(default_factory=dict)
+    actor_docs: set[str] = field(default_factory=set)
+    resolve_handles: set[str] = field(default_factory=set)
+    stats: Counter[str] = field(default_factory=Counter)
+
+    def bump(self, table: AggTable, key: str, column: str, delta: int) -> None:
+        """Add ``delta`` to a count."""
+        slot = (table, key, column)
+        self.deltas[slot] = self.deltas.get(slot, 0) + delta
+
+    def count(self, table: AggTable, key: str, column: str) -> Steps[int]:
+        """The current value of a count, including this batch's pending delta."""
+        row = yield from fetch_one(
+            f"SELECT {column} FROM {table} WHERE {_KEYS[table]} = ?",
+            key,
+        )
+        return (int(row[0]) if row else 0) + self.deltas.get((table, key, column), 0)
+
+    def flush_counts(self) -> Steps[None]:
+        """Write the pending deltas (one upsert statement per table and column)."""
+        grouped: dict[tuple[AggTable, str], list[tuple[str, int]]] = {}
+        for (table, key, column), delta in self.deltas.items():
+            if delta:
+                grouped.setdefault((table, column), []).append((key, delta))
+        self.deltas.clear()
+        for (table, column), rows in grouped.items():
+            key = _KEYS[table]
+            yield from execute_many(
+                f"INSERT INTO {table} ({key}, {column}) VALUES (?, ?) "
+                f"ON CONFLICT ({key}) DO UPDATE SET {column} = {table}.{column} + excluded.{column}",
+                rows,
+            )

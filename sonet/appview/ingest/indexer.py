@@ -1,0 +1,85 @@
+"""The AppView's write path: applies batches of index events to the database.
+
+A batch runs in one transaction (on SQLite in one hop to the database thread). If it fails, its
+events are applied again one by one so that a single bad event is logged and skipped instead of
+stalling the stream. After a commit, the search index gets the changed posts and actors, and
+actors whose handle must be (re)resolved are handed to ``on_handles``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from sonet.appview.ingest.apply import apply_events, save_cursor
+from sonet.appview.ingest.context import BatchContext, IndexConfig
+from sonet.appview.ingest.events import IndexEvent
+from sonet.appview.ingest.sql import Steps, run_steps
+from sonet.appview.ingest.times import now_iso
+from sonet.storage.database import Database
+
+__all__ = ["Indexer", "SearchSink"]
+
+log = logging.getLogger(__name__)
+
+
+class SearchSink(Protocol):
+    """Where changed posts and actors go after each committed batch."""
+
+    async def index_changes(self, ctx: BatchContext) -> None:
+        """Apply ``ctx.post_docs`` and refresh the documents of ``ctx.actor_docs``."""
+
+
+class Indexer:
+    """Applies event batches; ``stats`` accumulates what was done."""
+
+    def __init__(
+        self,
+        db: Database,
+        config: IndexConfig | None = None,
+        *,
+        search: SearchSink | None = None,
+        on_handles: Callable[[set[str]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.db = db
+        self.config = config or IndexConfig()
+        self.search = search
+        self.on_handles = on_handles
+        self.stats: Counter[str] = Counter()
+
+    async def run(self, steps: Steps[None]) -> None:
+        """Run index steps in one write transaction."""
+        async with self.db.write() as conn:
+            await run_steps(conn, steps)
+
+    async def apply(
+        self, events: Sequence[IndexEvent], cursor: tuple[str, int] | None = None
+    ) -> None:
+        """Apply ``events`` in order and move ``cursor`` (source, seq) past them."""
+        ctx = BatchContext(self.config)
+        try:
+            await self.run(apply_events(ctx, events, now_iso(), cursor))
+        except Exception:
+            if len(events) <= 1:
+                log.exception("indexing failed; event skipped: %r", events[:1])
+                self.stats["failed_events"] += len(events)
+                if cursor is not None:
+                    await self.run(save_cursor(cursor[0], cursor[1], now_iso()))
+                return
+            log.warning("batch of %d events failed; applying them one by one", len(events))
+            for i, event in enumerate(events):
+                await self.apply([event], cursor if i == len(events) - 1 else None)
+            return
+        self.stats.update(ctx.stats)
+        await self._after_commit(ctx)
+
+    async def _after_commit(self, ctx: BatchContext) -> None:
+        if self.search is not None and (ctx.post_docs or ctx.actor_docs):
+            try:
+                await self.search.index_changes(ctx)
+            except Exception:
+                log.exception("search indexing failed")
+        if self.on_handles is not None and ctx.resolve_handles:
+            await self.on_handles(ctx.resolve_handles)

@@ -1,0 +1,69 @@
+"""Notification rows written and removed by the indexers.
+
+Reasons and recipients follow the reference AppView (like, repost, follow, mention, reply, quote,
+like-via-repost, repost-via-repost, starterpack-joined). Never for self-actions. A notification
+about a post in a thread the recipient muted (``thread_mute`` on the thread's root) is dropped,
+as the reference does; blocks and mutes of the author are applied when notifications are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sonet.appview.ingest.sql import Steps, execute, execute_many, fetch_one
+
+__all__ = ["Notif", "delete_notifs", "insert_notifs", "uri_did"]
+
+
+def uri_did(uri: str) -> str:
+    """The authority (DID) of an ``at://`` URI (empty if it is not one)."""
+    if not uri.startswith("at://"):
+        return ""
+    return uri[5:].split("/", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Notif:
+    """One notification of ``did`` about ``record_uri`` by ``author``."""
+
+    did: str
+    author: str
+    record_uri: str
+    record_cid: str
+    reason: str
+    reason_subject: str | None
+    sort_at: str
+
+
+_MUTED = (
+    "SELECT 1 FROM thread_mute WHERE muted_by_did = ? AND root_uri = "
+    "(SELECT COALESCE(reply_root, uri) FROM post WHERE uri = ?)"
+)
+_INSERT = (
+    "INSERT INTO notification (did, record_uri, record_cid, author, reason, reason_subject, "
+    "sort_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def insert_notifs(notifs: Iterable[Notif]) -> Steps[None]:
+    """Write notifications, skipping self-notifications and those in muted threads."""
+    rows = []
+    for n in notifs:
+        if n.did == n.author or not n.did:
+            continue
+        subject = n.reason_subject
+        if subject is not None and subject.startswith("at://"):
+            muted = yield from fetch_one(_MUTED, n.did, subject)
+            if muted is not None:
+                continue
+        rows.append(
+            (n.did, n.record_uri, n.record_cid, n.author, n.reason, n.reason_subject, n.sort_at)
+        )
+    yield from execute_many(_INSERT, rows)
+
+
+def delete_notifs(record_uris: Iterable[str]) -> Steps[None]:
+    """Remove the notifications caused by these records."""
+    for uri in record_uris:
+        yield from execute("DELETE FROM notification WHERE record_uri = ?", uri)
