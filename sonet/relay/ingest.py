@@ -16,6 +16,7 @@ pass resolves accounts and submits the checks, the second applies results in the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Final
@@ -78,6 +79,7 @@ class _Plan:
     key: str | None = None
     ops: list[RepoOp] = field(default_factory=list)
     outcome: asyncio.Future[VerifyOutcome] | None = None
+    identity: AccountIdentity | None = None
     rejected: RejectedEvent | None = None
 
 
@@ -157,6 +159,11 @@ class Ingestor:
 
     async def _prepare(self, host: HostContext, raw: bytes, event: UpstreamEvent) -> _Plan:
         plan = _Plan(event, raw, event_seq(event))
+        if isinstance(event, IdentityEvent):
+            # refreshed now, so that the events after it in this batch use the new document
+            with contextlib.suppress(IdentityUnavailableError):
+                plan.identity = await self.identities.refresh(event.did)
+            return plan
         if not isinstance(event, CommitEvent | SyncEvent):
             return plan
         try:
@@ -184,15 +191,8 @@ class Ingestor:
             raise RejectedEvent(DropReason.BAD_OPS, str(exc)) from None
 
     def _job(self, plan: _Plan, key: str) -> VerifyJob:
-        account = plan.account
-        first = account is None or account.repo is None
-        return VerifyJob(
-            plan.raw,
-            key,
-            not self.config.lenient_sync_validation,
-            first,
-            self._tolerance_us,
-        )
+        strict = not self.config.lenient_sync_validation
+        return VerifyJob(plan.raw, key, strict, self._tolerance_us)
 
     # -- second pass -----------------------------------------------------------------------------
 
@@ -201,7 +201,7 @@ class Ingestor:
         if isinstance(event, CommitEvent | SyncEvent):
             await self._apply_repo_event(host, plan, event)
         elif isinstance(event, IdentityEvent):
-            await self._apply_identity(host, event)
+            await self._apply_identity(host, event, plan.identity)
         elif isinstance(event, AccountEvent):
             await self._apply_account(host, event)
         elif isinstance(event, InfoEvent):
@@ -210,6 +210,11 @@ class Ingestor:
     async def _verified(self, plan: _Plan, did: str) -> VerifyOutcome:
         assert plan.outcome is not None and plan.key is not None
         outcome = await plan.outcome
+        current = self.identities.cached(did)
+        if current is not None and current.key is not None and current.key != plan.key:
+            # the identity changed after this event was submitted: check against the new key
+            plan.key = current.key
+            outcome = await self.pool.submit(self._job(plan, current.key))
         if outcome.reason == DropReason.BAD_SIGNATURE:
             # the key may have rotated without the relay noticing yet: look once more
             try:
@@ -240,12 +245,7 @@ class Ingestor:
         assert outcome.data_cid is not None
         data_cid = CID(outcome.data_cid).encode()
         if isinstance(event, CommitEvent):
-            if (
-                previous is not None
-                and event.prev_data is not None
-                and event.prev_data.encode() != previous.data_cid
-            ):
-                self.stats.warn(host.hostname, PREV_DATA_MISMATCH, account.did)
+            self._check_prev_data(host, account, event, previous)
             self.accounts.record_repo(
                 account, RepoState(event.rev, event.commit.encode(), data_cid)
             )
@@ -271,12 +271,23 @@ class Ingestor:
         self.outbox.emit(account.did, "#sync", body)
         self.stats.accepted[(host.hostname, "#sync")] += 1
 
-    async def _apply_identity(self, host: HostContext, event: IdentityEvent) -> None:
-        identity: AccountIdentity | None
-        try:
-            identity = await self.identities.refresh(event.did)
-        except IdentityUnavailableError:
-            identity = None
+    def _check_prev_data(
+        self, host: HostContext, account: Account, event: CommitEvent, previous: RepoState | None
+    ) -> None:
+        """``prevData`` may only be missing on an account's first commit (strict mode); one
+        that differs from the last accepted commit's data is let through and counted."""
+        if previous is None:
+            return
+        if event.prev_data is None:
+            if not self.config.lenient_sync_validation:
+                raise RejectedEvent(DropReason.MISSING_PREV_DATA, "commit has no prevData")
+            self.stats.warn(host.hostname, DropReason.MISSING_PREV_DATA.value, account.did)
+        elif event.prev_data.encode() != previous.data_cid:
+            self.stats.warn(host.hostname, PREV_DATA_MISMATCH, account.did)
+
+    async def _apply_identity(
+        self, host: HostContext, event: IdentityEvent, identity: AccountIdentity | None
+    ) -> None:
         handle = event.handle
         try:
             await self._account_for(event.did, host)

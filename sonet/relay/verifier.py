@@ -3,10 +3,10 @@
 https://atproto.com/specs/sync#commit-validation: the CAR slice is parsed with limits; the commit
 block (the CAR root, the message's ``commit``) must be a valid commit for the message's repo and
 rev, signed by the account's current key, with a rev not in the future. In strict mode
-(https://atproto.com/specs/sync, "sync 1.1") the message must carry blocks and ``prevData``
-(except an account's first commit), no deprecated ``tooBig``/``rebase`` flags, a record block for
+(https://atproto.com/specs/sync, "sync 1.1") the message must carry blocks, no deprecated ``tooBig``/``rebase`` flags, a record block for
 every created or updated record, and inverting its operations on the new tree must give
-``prevData``. Lenient mode (legacy hosts) reports those failures as warnings and accepts the
+``prevData`` when it has one (whether it must have one depends on the account's state, which the
+caller checks). Lenient mode (legacy hosts) reports those failures as warnings and accepts the
 message. These functions run in worker processes: inputs and outputs are plain picklable values.
 """
 
@@ -96,7 +96,6 @@ class VerifyJob(NamedTuple):
     frame: bytes
     key: str
     strict: bool
-    first_commit: bool
     future_tolerance_us: int
 
 
@@ -186,9 +185,7 @@ def _strict_checks(
         if op.cid is not None and op.cid not in blocks:
             raise VerificationError(DropReason.MISSING_RECORD, f"no block for {op.path}")
     if event.prev_data is None:
-        if job.first_commit:
-            return
-        raise VerificationError(DropReason.MISSING_PREV_DATA, "commit has no prevData")
+        return  # only allowed for an account's first commit: the caller knows whether it is
     try:
         verify_commit_proof(MemoryBlockstore(blocks), commit.data, ops, event.prev_data)
     except ProofError as exc:

@@ -75,8 +75,9 @@ class RunningRelay:
         return str(self.client.make_url("")).rstrip("/")
 
     @property
-    def admin_auth(self) -> aiohttp.BasicAuth:
-        return aiohttp.BasicAuth("admin", ADMIN_PASSWORD)
+    def admin(self) -> dict[str, str]:
+        """Headers authenticating as the relay's admin."""
+        return {"Authorization": aiohttp.encode_basic_auth("admin", ADMIN_PASSWORD)}
 
     async def crawl(self, hostname: str) -> None:
         """``requestCrawl`` through the public endpoint."""
