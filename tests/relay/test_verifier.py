@@ -92,7 +92,9 @@ def test_missing_proof_block(account: SyntheticAccount) -> None:
     from sonet.repo.car import read_car
 
     car = read_car(built.blocks)
-    kept = {cid: car.blocks[cid] for cid in (built.commit_cid, built.ops[0].cid)}
+    record = built.ops[0].cid
+    assert record is not None
+    kept = {cid: car.blocks[cid] for cid in (built.commit_cid, record)}
     built.blocks = car_bytes(built.commit_cid, kept.items())
     assert reason(check(account, built.frame(1))) == DropReason.BAD_PROOF
 
