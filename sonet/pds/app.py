@@ -22,6 +22,7 @@ from sonet.pds.context import PdsContext
 from sonet.pds.repo_service import RepoService
 from sonet.pds.schema import migrate_pds
 from sonet.pds.sequencer import Sequencer
+from sonet.pds.well_known import add_well_known_routes
 from sonet.storage.database import Database
 from sonet.xrpc.auth import AuthVerifiers
 from sonet.xrpc.router import XrpcRouter
@@ -32,6 +33,12 @@ __all__ = ["AREAS", "CTX_KEY", "build_pds_app", "create_pds"]
 AREAS: tuple[str, ...] = (
     "sonet.pds.api.server",
     "sonet.pds.api.admin",
+    "sonet.pds.api.repo",
+    "sonet.pds.api.sync",
+    "sonet.pds.api.identity",
+    "sonet.pds.api.preferences",
+    "sonet.pds.api.blobs",
+    "sonet.pds.proxy",
 )
 """Modules of the XRPC areas the PDS serves (filled in as areas land)."""
 
@@ -95,6 +102,7 @@ def build_pds_app(ctx: PdsContext, *, validate_output: bool = False) -> web.Appl
     for module in _areas(ctx.services["areas"]):
         module.register(router, ctx)
     router.install(app)
+    add_well_known_routes(app, ctx)
 
     async def on_cleanup(_app: web.Application) -> None:
         for module in reversed(_areas(ctx.services["areas"])):

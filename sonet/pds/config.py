@@ -49,6 +49,8 @@ class PdsConfig:
     email_from: str = "noreply@localhost"
     crawlers: tuple[str, ...] = ()
     allow_private_network: bool = True
+    firehose_retention_hours: float = 72.0
+    max_import_size: int = 256 * 1024 * 1024
     dev_mode: bool = True
 
     @property
@@ -93,6 +95,8 @@ class PdsConfig:
             crawlers=_list(e.get("SONET_CRAWLERS")),
             allow_private_network=_bool(e.get("SONET_ALLOW_PRIVATE_NETWORK"), default=local),
             dev_mode=_bool(e.get("SONET_DEV_MODE"), default=local),
+            firehose_retention_hours=float(e.get("SONET_FIREHOSE_RETENTION_HOURS", "72")),
+            max_import_size=int(e.get("SONET_MAX_IMPORT_SIZE", str(256 * 1024 * 1024))),
         )
 
     def with_secret(self) -> PdsConfig:

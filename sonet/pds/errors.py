@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sonet.xrpc.errors import MappedError
+
 __all__ = [
     "InvalidRecordError",
     "InvalidSwapError",
@@ -11,7 +13,7 @@ __all__ = [
 ]
 
 
-class PdsError(ValueError):
+class PdsError(MappedError, ValueError):
     """A request the PDS refuses; ``status`` and ``error`` are its XRPC answer."""
 
     status = 400

@@ -17,6 +17,7 @@ __all__ = [
     "ForbiddenError",
     "InternalServerError",
     "InvalidRequestError",
+    "MappedError",
     "MethodNotImplementedError",
     "NotAcceptableError",
     "NotEnoughResourcesError",
@@ -189,3 +190,14 @@ class UpstreamTimeoutError(_StandardError):
     """504: a service this request depends on did not answer in time."""
 
     status_code = 504
+
+
+class MappedError(Exception):
+    """A domain error that knows its XRPC answer: subclasses set ``status`` and ``error``.
+
+    Services raise these without depending on the HTTP layer; the error middleware answers
+    them as ``{"error": error, "message": str(exc)}``.
+    """
+
+    status: int = 400
+    error: str = "InvalidRequest"

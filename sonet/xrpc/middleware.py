@@ -12,7 +12,7 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from sonet.xrpc.errors import XRPCError, status_name
+from sonet.xrpc.errors import MappedError, XRPCError, status_name
 from sonet.xrpc.responses import error_response
 
 __all__ = ["error_middleware", "to_xrpc_error"]
@@ -26,6 +26,8 @@ def to_xrpc_error(request: web.Request, exc: Exception) -> XRPCError:
         if exc.status >= 500:
             log.error("%s %s failed: %r", request.method, request.path, exc)
         return exc
+    if isinstance(exc, MappedError):
+        return XRPCError(exc.status, exc.error, str(exc) or None)
     if isinstance(exc, web.HTTPException) and exc.status >= 400:
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return XRPCError(exc.status, status_name(exc.status), exc.reason, headers)

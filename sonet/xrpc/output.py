@@ -46,6 +46,8 @@ class OutputChecker:
         if output is None:
             if self._encodings is not None:
                 raise InternalServerError("A response body is expected but none was provided")
+        elif isinstance(output, web.StreamResponse):
+            return  # a ready response (already streamed): nothing to check
         elif isinstance(output, XrpcBody | XrpcStream):
             self._check_encoding(output.encoding)
         elif isinstance(output, Mapping):

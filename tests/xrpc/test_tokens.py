@@ -39,7 +39,7 @@ def base_claims(**extra: Any) -> dict[str, Any]:
         "sub": ALICE,
         "aud": SERVICE_DID,
         "iat": now,
-        "exp": now + 60,
+        "exp": now + 3600,  # parametrized claims are built at collection time
         **extra,
     }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from sonet.crypto import Keypair
 from sonet.crypto.keypairs import import_private_multibase
 from sonet.pds.errors import RepoNotFoundError
@@ -13,25 +15,65 @@ from sonet.storage.pds_account_store import AccountRow, AccountStore, status_of
 __all__ = ["AccountDirectory"]
 
 
+ROW_TTL = 2.0
+"""Seconds a cached account row is trusted (a bound on staleness from other processes)."""
+MAX_CACHED_ROWS = 100_000
+
+
+class _InvalidatingStore(AccountStore):
+    """The account SQL, dropping cached rows of accounts it changes."""
+
+    def __init__(self, rows: dict[str, tuple[AccountRow | None, float]]) -> None:
+        self._rows = rows
+
+    async def insert(self, conn: AsyncConnection, row: AccountRow) -> None:
+        self._rows.pop(row.did, None)
+        await super().insert(conn, row)
+
+    async def set_fields(self, conn: AsyncConnection, did: str, **values: object) -> bool:
+        self._rows.pop(did, None)
+        try:
+            return await super().set_fields(conn, did, **values)
+        finally:
+            self._rows.pop(did, None)
+
+    async def delete(self, conn: AsyncConnection, did: str) -> bool:
+        self._rows.pop(did, None)
+        try:
+            return await super().delete(conn, did)
+        finally:
+            self._rows.pop(did, None)
+
+
 class AccountDirectory:
     """Reads accounts; caches signing keys (they change only on key rotation)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.store = AccountStore()
+        self._rows: dict[str, tuple[AccountRow | None, float]] = {}
+        self.store = _InvalidatingStore(self._rows)
         self._keys: dict[str, Keypair] = {}
 
     async def get(self, did: str) -> AccountRow | None:
-        """The account hosted here for ``did``."""
+        """The account hosted here for ``did`` (rows are cached for :data:`ROW_TTL` seconds and
+        dropped whenever this process changes them)."""
+        cached = self._rows.get(did)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
         async with self.db.read() as conn:
-            return await self.store.by_did(conn, did)
+            row = await self.store.by_did(conn, did)
+        self._rows[did] = (row, now + ROW_TTL)
+        if len(self._rows) > MAX_CACHED_ROWS:
+            self._rows.clear()
+        return row
 
     async def lookup(self, handle_or_did: str) -> AccountRow | None:
         """The account named by a DID or a handle."""
         async with self.db.read() as conn:
-            if handle_or_did.startswith("did:"):
-                return await self.store.by_did(conn, handle_or_did)
-            return await self.store.by_handle(conn, handle_or_did.lower())
+            if not handle_or_did.startswith("did:"):
+                return await self.store.by_handle(conn, handle_or_did.lower())
+        return await self.get(handle_or_did)
 
     async def signing_key(self, did: str) -> Keypair:
         """The repo signing key of a hosted account."""
