@@ -79,6 +79,7 @@ class RelayConfig:
     admin_password: str | None = None
     plc_url: str = "https://plc.directory"
     replay_window: float = 72 * HOUR
+    event_log_segment_events: int = 50_000
     lenient_sync_validation: bool = False
     skip_account_host_check: bool = False
     allow_private_hosts: bool = True

@@ -111,5 +111,5 @@ class DbEventLog:
 def open_event_log(config: RelayConfig, db: Database) -> EventLog:
     """The event log the configuration asks for (not yet opened)."""
     if config.event_log_kind is EventLogKind.DISK:
-        return DiskEventLog(config.event_log_dir)
+        return DiskEventLog(config.event_log_dir, segment_events=config.event_log_segment_events)
     return DbEventLog(db)

@@ -218,17 +218,19 @@ class Broadcaster:
 
     async def _stream(self, transport: asyncio.BaseTransport, pos: int, info: ConsumerInfo) -> None:
         assert isinstance(transport, asyncio.WriteTransport)
+        live = False
         while True:
             if transport.is_closing():
                 return
+            if live and self._latest - pos + 1 > self.max_lag:
+                raise _TooSlow
             if pos < self._first:
                 pos = await self._replay(transport, pos, info)
                 continue
+            live = True
             if pos > self._latest:
                 await self._wakeup.wait()
                 continue
-            if self._latest - pos + 1 > self.max_lag:
-                raise _TooSlow
             data, end = self._chunk_from(pos)
             transport.write(data)
             info.events_sent += end - pos + 1
@@ -236,13 +238,22 @@ class Broadcaster:
             await self._drain(transport, pos, live=True)
 
     async def _replay(self, transport: asyncio.WriteTransport, pos: int, info: ConsumerInfo) -> int:
+        """Send a page of logged events from ``pos`` (a consumer catching up)."""
         page = await self.source.read_after(pos - 1, REPLAY_PAGE)
         page = [event for event in page if event.seq >= pos and event.seq < self._first]
         if not page:
             return max(pos, self._first)
-        transport.write(b"".join(ws_binary_frame(event.frame) for event in page))
-        info.events_sent += len(page)
-        await self._drain(transport, page[-1].seq + 1, live=False)
+        parts: list[bytes] = []
+        size = 0
+        for event in page:
+            frame = ws_binary_frame(event.frame)
+            parts.append(frame)
+            size += len(frame)
+            if size >= MAX_CHUNK or event is page[-1]:
+                transport.write(b"".join(parts))
+                info.events_sent += len(parts)
+                parts, size = [], 0
+                await self._drain(transport, event.seq + 1, live=False)
         return page[-1].seq + 1
 
     async def _drain(self, transport: asyncio.WriteTransport, pos: int, *, live: bool) -> None:
