@@ -51,6 +51,7 @@ actor = Table(
     Column("repo_rev", Text),
     Column("repo_commit", Text),
     Index("actor_handle", "handle", unique=True),
+    sqlite_with_rowid=False,
 )
 
 profile = Table(
@@ -65,6 +66,7 @@ profile = Table(
     Column("pinned_post_uri", Text),
     Column("pinned_post_cid", Text),
     Index("profile_creator", "creator", unique=True),
+    sqlite_with_rowid=False,
 )
 
 profile_agg = Table(
@@ -74,6 +76,7 @@ profile_agg = Table(
     Column("followers_count", Integer, nullable=False, server_default="0"),
     Column("follows_count", Integer, nullable=False, server_default="0"),
     Column("posts_count", Integer, nullable=False, server_default="0"),
+    sqlite_with_rowid=False,
 )
 
 actor_state = Table(
@@ -81,6 +84,7 @@ actor_state = Table(
     meta,
     Column("did", Text, primary_key=True),
     Column("last_seen_notifs", Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 mute = Table(
@@ -89,6 +93,7 @@ mute = Table(
     Column("muted_by_did", Text, primary_key=True),
     Column("subject_did", Text, primary_key=True),
     Column("created_at", Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 list_mute = Table(
@@ -97,6 +102,7 @@ list_mute = Table(
     Column("muted_by_did", Text, primary_key=True),
     Column("list_uri", Text, primary_key=True),
     Column("created_at", Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 thread_mute = Table(
@@ -105,6 +111,7 @@ thread_mute = Table(
     Column("muted_by_did", Text, primary_key=True),
     Column("root_uri", Text, primary_key=True),
     Column("created_at", Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 MIGRATIONS = [
@@ -112,5 +119,13 @@ MIGRATIONS = [
         1,
         "appview actors, profiles, counts and mutes",
         tables=[actor, profile, profile_agg, actor_state, mute, list_mute, thread_mute],
-    )
+    ),
+    Migration(
+        2,
+        "appview read paths: most-followed actors (suggestions, timeline pull set)",
+        sql=[
+            "CREATE INDEX IF NOT EXISTS profile_agg_followers "
+            "ON profile_agg (followers_count, did)"
+        ],
+    ),
 ]

@@ -83,6 +83,7 @@ post = Table(
     Index("post_creator_sort", "creator", "sort_at"),
     Index("post_reply_parent", "reply_parent"),
     Index("post_reply_root", "reply_root"),
+    sqlite_with_rowid=False,
 )
 
 post_facet = Table(
@@ -104,6 +105,7 @@ quote = Table(
     Column("subject", Text, nullable=False),
     Column("subject_cid", Text, nullable=False),
     Index("quote_subject", "subject", "sort_at"),
+    sqlite_with_rowid=False,
 )
 
 post_agg = Table(
@@ -114,6 +116,7 @@ post_agg = Table(
     Column("repost_count", Integer, nullable=False, server_default="0"),
     Column("reply_count", Integer, nullable=False, server_default="0"),
     Column("quote_count", Integer, nullable=False, server_default="0"),
+    sqlite_with_rowid=False,
 )
 
 
@@ -128,6 +131,7 @@ def _subject_table(name: str) -> Table:
         Column("via_cid", Text),
         Index(f"{name}_unique_subject", "creator", "subject", unique=True),
         Index(f"{name}_subject_sort", "subject", "sort_at"),
+        sqlite_with_rowid=False,
     )
 
 
@@ -145,6 +149,7 @@ feed_item = Table(
     Column("sort_at", Text, nullable=False),
     Index("feed_item_originator_sort", "originator_did", "sort_at"),
     Index("feed_item_post", "post_uri"),
+    sqlite_with_rowid=False,
 )
 
 timeline_item = Table(
@@ -166,6 +171,7 @@ def _gate_table(name: str) -> Table:
         *record_columns(),
         Column("post_uri", Text, nullable=False),
         Index(f"{name}_post", "post_uri", unique=True),
+        sqlite_with_rowid=False,
     )
 
 
@@ -200,5 +206,10 @@ MIGRATIONS = [
             post_gate,
             feed_generator,
         ],
-    )
+    ),
+    Migration(
+        2,
+        "appview read paths: an actor's likes, newest first",
+        sql=['CREATE INDEX IF NOT EXISTS like_creator_sort ON "like" (creator, sort_at)'],
+    ),
 ]

@@ -43,6 +43,7 @@ def _actor_edge(name: str) -> Table:
         Column("subject_did", Text, nullable=False),
         Index(f"{name}_unique_subject", "creator", "subject_did", unique=True),
         Index(f"{name}_subject_sort", "subject_did", "sort_at"),
+        sqlite_with_rowid=False,
     )
 
 
@@ -58,6 +59,7 @@ list_ = Table(
     Column("description", Text),
     Column("avatar_cid", Text),
     Index("list_creator", "creator", "sort_at"),
+    sqlite_with_rowid=False,
 )
 
 list_item = Table(
@@ -68,6 +70,7 @@ list_item = Table(
     Column("list_uri", Text, nullable=False),
     Index("list_item_unique_subject", "list_uri", "subject_did", unique=True),
     Index("list_item_subject", "subject_did"),
+    sqlite_with_rowid=False,
 )
 
 list_block = Table(
@@ -77,6 +80,7 @@ list_block = Table(
     Column("subject_uri", Text, nullable=False),
     Index("list_block_unique_subject", "creator", "subject_uri", unique=True),
     Index("list_block_subject", "subject_uri"),
+    sqlite_with_rowid=False,
 )
 
 starter_pack = Table(
@@ -85,6 +89,7 @@ starter_pack = Table(
     *record_columns(),
     Column("name", Text, nullable=False),
     Index("starter_pack_creator", "creator", "sort_at"),
+    sqlite_with_rowid=False,
 )
 
 MIGRATIONS = [
@@ -92,5 +97,13 @@ MIGRATIONS = [
         1,
         "appview follows, blocks, lists and starter packs",
         tables=[follow, actor_block, list_, list_item, list_block, starter_pack],
-    )
+    ),
+    Migration(
+        2,
+        "appview read paths: an actor's follows and blocks, newest first",
+        sql=[
+            "CREATE INDEX IF NOT EXISTS follow_creator_sort ON follow (creator, sort_at)",
+            "CREATE INDEX IF NOT EXISTS actor_block_creator_sort ON actor_block (creator, sort_at)",
+        ],
+    ),
 ]
