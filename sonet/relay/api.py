@@ -75,7 +75,7 @@ def register(router: XrpcRouter, relay: Relay) -> None:
         limit = ctx.params["limit"]
         hosts = await relay.list_hosts(_int_cursor(ctx.params.get("cursor")), limit)
         out: dict[str, Any] = {"hosts": [_host_view(h) for h in hosts]}
-        if len(hosts) >= limit and len(hosts) > 1:
+        if len(hosts) >= limit:
             out["cursor"] = str(hosts[-1].id)
         return out
 
@@ -109,7 +109,7 @@ def register(router: XrpcRouter, relay: Relay) -> None:
                 view["status"] = account.public_status
             repos.append(view)
         out: dict[str, Any] = {"repos": repos}
-        if len(rows) >= limit and len(rows) > 1:
+        if len(rows) >= limit:
             out["cursor"] = str(rows[-1].uid)
         return out
 
