@@ -72,6 +72,7 @@ async def test_hosts_and_repos(
     resp = await client.get("/xrpc/com.atproto.sync.getRepoStatus", params={"did": unknown})
     assert resp.status == 404 and (await resp.json())["error"] == "RepoNotFound"
 
+    assert alice.rev is not None
     resp = await client.get(
         "/xrpc/com.atproto.sync.getRepo",
         params={"did": alice.did, "since": alice.rev},
