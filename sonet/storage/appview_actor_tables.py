@@ -16,7 +16,8 @@ Tables:
   changed, so replays never double count.
 - ``actor_state``: per-viewer notification state (``last_seen_notifs``, set by updateSeen).
 - ``mute``, ``list_mute``, ``thread_mute``: private mutes written by the read API
-  (muteActor, muteActorList, muteThread); never from records.
+  (muteActor, muteActorList, muteThread); never from records. A ``mute`` may be scoped to the
+  subject's reposts or quote posts only (``only_reposts``, ``only_quoteposts``, step 3).
 """
 
 from __future__ import annotations
@@ -126,6 +127,14 @@ MIGRATIONS = [
         sql=[
             "CREATE INDEX IF NOT EXISTS profile_agg_followers "
             "ON profile_agg (followers_count, did)"
+        ],
+    ),
+    Migration(
+        3,
+        "appview scoped mutes (only reposts, only quote posts)",
+        sql=[
+            "ALTER TABLE mute ADD COLUMN only_reposts BOOLEAN NOT NULL DEFAULT false",
+            "ALTER TABLE mute ADD COLUMN only_quoteposts BOOLEAN NOT NULL DEFAULT false",
         ],
     ),
 ]
