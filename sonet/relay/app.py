@@ -36,12 +36,12 @@ async def create_relay(config: RelayConfig, *, resolver: DidResolver | None = No
     db = Database.open(config.database, schema=config.database_schema)
     publishers: list[Publisher] = []
     if config.redis_url is not None and config.mode is RelayMode.FULL:
-        publishers.append(RedisPublisher(config.redis_url))
+        publishers.append(RedisPublisher(config.redis_url, key=config.redis_stream))
     relay = Relay(config, db, resolver=resolver, publishers=publishers)
     try:
         await relay.start()
         if config.redis_url is not None and config.mode is RelayMode.SERVE:
-            relay.feed = RedisFeed(config.redis_url, relay)
+            relay.feed = RedisFeed(config.redis_url, relay, key=config.redis_stream)
             relay.feed.start()
     except BaseException:
         await close_relay(relay)

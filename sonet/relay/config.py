@@ -75,6 +75,7 @@ class RelayConfig:
     database_schema: str | None = None
     event_log: EventLogKind | None = None
     redis_url: str | None = None
+    redis_stream: str = "sonet:relay:events"
     mode: RelayMode = RelayMode.FULL
     admin_password: str | None = None
     plc_url: str = "https://plc.directory"

@@ -30,6 +30,7 @@ __all__ = ["STREAM_KEY", "RedisFeed", "RedisPublisher"]
 log = logging.getLogger(__name__)
 
 STREAM_KEY: Final = "sonet:relay:events"
+"""The default stream (``RelayConfig.redis_stream``)."""
 STREAM_MAXLEN: Final = 10_000
 READ_BLOCK_MS: Final = 1_000
 READ_COUNT: Final = 100
