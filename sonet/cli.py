@@ -15,6 +15,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("serve", help="run every role in one process on the embedded default")
     sub.add_parser("pds", help="run the PDS alone (SONET_PLC_URL names the PLC directory)")
     sub.add_parser("plc", help="run the did:plc directory on SONET_PLC_PORT (default 2582)")
+    sub.add_parser("relay", help="run the relay on SONET_RELAY_PORT (default 2470)")
     add_account_commands(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -29,6 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sonet.identity.plc_server import run_from_env
 
         run_from_env()
+    elif args.command == "relay":
+        from sonet.relay.app import run_from_env as run_relay
+
+        run_relay()
     elif args.command == "account":
         result = args.run(args)
         return int(result or 0)
