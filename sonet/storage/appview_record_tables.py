@@ -49,6 +49,7 @@ record = Table(
     Column("data", LargeBinary, nullable=False),
     Column("indexed_at", Text, nullable=False),
     Column("takedown_ref", Text),
+    sqlite_with_rowid=False,
 )
 
 duplicate_record = Table(
@@ -59,6 +60,7 @@ duplicate_record = Table(
     Column("duplicate_of", Text, nullable=False),
     Column("indexed_at", Text, nullable=False),
     Index("duplicate_record_of", "duplicate_of", "indexed_at"),
+    sqlite_with_rowid=False,
 )
 
 MIGRATIONS = [Migration(1, "appview records and duplicates", tables=[record, duplicate_record])]

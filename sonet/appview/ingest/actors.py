@@ -30,26 +30,21 @@ def did_uri_range(did: str) -> tuple[str, str]:
 
 
 def note_commit(ctx: BatchContext, did: str, rev: str, commit_cid: str) -> Steps[bool]:
-    """Record that the repo is at ``rev``; False (skip the commit) if it already was at or past
-    it. A DID seen for the first time gets its handle resolved after the batch."""
-    row = yield from fetch_one("SELECT repo_rev FROM actor WHERE did = ?", did)
-    if row is not None and row[0] is not None and rev <= str(row[0]):
+    """Note that the repo reached ``rev`` (written with :meth:`BatchContext.flush_revs`); False
+    (skip the commit) if it already was at or past it. A DID seen for the first time gets its
+    handle resolved after the batch."""
+    pending = ctx.repo_revs.get(did)
+    current = pending[0] if pending else None
+    if current is None and did not in ctx.removed_actors:
+        current = ctx.known_revs.get(did)
+    if current is None:
+        row = yield from fetch_one("SELECT repo_rev FROM actor WHERE did = ?", did)
+        if row is None:
+            ctx.resolve_handles.add(did)
+        current = str(row[0] or "") if row is not None else None
+    if current and rev <= current:
         return False
-    if row is None:
-        ctx.resolve_handles.add(did)
-        yield from execute(
-            "INSERT INTO actor (did, indexed_at, repo_rev, repo_commit) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (did) DO UPDATE SET repo_rev = excluded.repo_rev, "
-            "repo_commit = excluded.repo_commit",
-            did,
-            ctx.indexed_at,
-            rev,
-            commit_cid,
-        )
-    else:
-        yield from execute(
-            "UPDATE actor SET repo_rev = ?, repo_commit = ? WHERE did = ?", rev, commit_cid, did
-        )
+    ctx.repo_revs[did] = (rev, commit_cid)
     return True
 
 
@@ -181,4 +176,6 @@ def remove_actor(ctx: BatchContext, did: str) -> Steps[None]:
     for column in ("follows_count", "posts_count"):
         ctx.deltas.pop(("profile_agg", did, column), None)
     yield from execute("DELETE FROM actor WHERE did = ?", did)
+    ctx.repo_revs.pop(did, None)
+    ctx.removed_actors.add(did)
     ctx.actor_docs.add(did)

@@ -43,10 +43,10 @@ from sonet.appview.ingest.processor import (
     update_record,
 )
 from sonet.appview.ingest.profiles import FeedGeneratorIndexer, ProfileIndexer
-from sonet.appview.ingest.sql import Steps, execute, fetch_all
+from sonet.appview.ingest.sql import Steps, execute, fetch_all, fetch_one
 from sonet.appview.ingest.times import normalize_time
 
-__all__ = ["INDEXERS", "apply_events", "apply_op", "save_cursor"]
+__all__ = ["INDEXERS", "apply_events", "apply_op", "load_cursor", "save_cursor"]
 
 INDEXERS: dict[str, RecordIndexer] = {
     ix.collection: ix
@@ -149,6 +149,13 @@ def apply_events(
         elif isinstance(event, AccountChange):
             yield from set_status(ctx, event.did, event.active, event.status)
         ctx.stats["events"] += 1
+    yield from ctx.flush_revs()
     yield from ctx.flush_counts()
     if cursor is not None:
         yield from save_cursor(cursor[0], cursor[1], now)
+
+
+def load_cursor(source: str) -> Steps[int | None]:
+    """The saved resume point of a firehose source, if any."""
+    row = yield from fetch_one("SELECT seq FROM ingest_cursor WHERE source = ?", source)
+    return None if row is None else int(row[0])

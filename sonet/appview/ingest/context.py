@@ -43,6 +43,14 @@ class BatchContext:
     actor_docs: set[str] = field(default_factory=set)
     resolve_handles: set[str] = field(default_factory=set)
     stats: Counter[str] = field(default_factory=Counter)
+    known_revs: dict[str, str] = field(default_factory=dict)
+    """Repo revs of actors known to exist, as of the last commit (shared across batches;
+    ``""``: the actor exists without a rev). Read-only here: :class:`Indexer` updates it."""
+    repo_revs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """``did -> (rev, commit CID)`` reached in this batch, written at the end."""
+    removed_actors: set[str] = field(default_factory=set)
+    thread_mutes: bool | None = None
+    """Whether any thread is muted at all (looked up once per batch)."""
 
     def bump(self, table: AggTable, key: str, column: str, delta: int) -> None:
         """Add ``delta`` to a count."""
@@ -56,6 +64,23 @@ class BatchContext:
             key,
         )
         return (int(row[0]) if row else 0) + self.deltas.get((table, key, column), 0)
+
+    def any_thread_mutes(self) -> Steps[bool]:
+        """Whether some account muted some thread (else notifications skip that check)."""
+        if self.thread_mutes is None:
+            found = yield from fetch_one("SELECT 1 FROM thread_mute LIMIT 1")
+            self.thread_mutes = found is not None
+        return self.thread_mutes
+
+    def flush_revs(self) -> Steps[None]:
+        """Write the repo revs reached in this batch (creating new actors)."""
+        rows = [(did, self.indexed_at, rev, cid) for did, (rev, cid) in self.repo_revs.items()]
+        yield from execute_many(
+            "INSERT INTO actor (did, indexed_at, repo_rev, repo_commit) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (did) DO UPDATE SET repo_rev = excluded.repo_rev, "
+            "repo_commit = excluded.repo_commit",
+            rows,
+        )
 
     def flush_counts(self) -> Steps[None]:
         """Write the pending deltas (one upsert statement per table and column)."""

@@ -39,23 +39,17 @@ def add_feed_item(
     )
     if not added or not (yield from _pushes(ctx, author)):
         return
-    yield from execute(
-        "INSERT INTO timeline_item (owner_did, sort_at, uri, originator_did) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        author,
-        sort_at,
-        uri,
-        author,
-    )
     pushed = yield from execute(
         "INSERT INTO timeline_item (owner_did, sort_at, uri, originator_did) "
-        "SELECT creator, ?, ?, ? FROM follow WHERE subject_did = ? ON CONFLICT DO NOTHING",
+        "SELECT owner, ?, ?, ? FROM (SELECT creator AS owner FROM follow WHERE subject_did = ? "
+        "UNION ALL SELECT ?) AS owners WHERE true ON CONFLICT DO NOTHING",
         sort_at,
         uri,
         author,
         author,
+        author,
     )
-    ctx.stats["timeline_rows"] += pushed + 1
+    ctx.stats["timeline_rows"] += pushed
 
 
 def remove_feed_items(where: str, value: str) -> Steps[None]:

@@ -10,26 +10,36 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Protocol, TypeVar
 
 from sonet.appview.ingest.apply import apply_events, save_cursor
 from sonet.appview.ingest.context import BatchContext, IndexConfig
 from sonet.appview.ingest.events import IndexEvent
 from sonet.appview.ingest.sql import Steps, run_steps
 from sonet.appview.ingest.times import now_iso
+from sonet.appview.search.documents import PostDocument
 from sonet.storage.database import Database
 
 __all__ = ["Indexer", "SearchSink"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_KNOWN_REVS = 2_000_000
+"""Repo revs kept in memory (about 150 bytes each) to skip a lookup per commit."""
 
 
 class SearchSink(Protocol):
     """Where changed posts and actors go after each committed batch."""
 
-    async def index_changes(self, ctx: BatchContext) -> None:
-        """Apply ``ctx.post_docs`` and refresh the documents of ``ctx.actor_docs``."""
+    async def index_changes(
+        self, posts: Mapping[str, PostDocument | None], actors: set[str]
+    ) -> None:
+        """Replace or delete (None) post documents; rebuild the documents of ``actors``."""
+
+    async def refresh_actors(self, dids: set[str]) -> None:
+        """Rebuild the documents of ``dids``."""
 
 
 class Indexer:
@@ -48,17 +58,18 @@ class Indexer:
         self.search = search
         self.on_handles = on_handles
         self.stats: Counter[str] = Counter()
+        self._known_revs: dict[str, str] = {}
 
-    async def run(self, steps: Steps[None]) -> None:
+    async def run(self, steps: Steps[T]) -> T:
         """Run index steps in one write transaction."""
         async with self.db.write() as conn:
-            await run_steps(conn, steps)
+            return await run_steps(conn, steps)
 
     async def apply(
         self, events: Sequence[IndexEvent], cursor: tuple[str, int] | None = None
     ) -> None:
         """Apply ``events`` in order and move ``cursor`` (source, seq) past them."""
-        ctx = BatchContext(self.config)
+        ctx = BatchContext(self.config, known_revs=self._known_revs)
         try:
             await self.run(apply_events(ctx, events, now_iso(), cursor))
         except Exception:
@@ -73,12 +84,22 @@ class Indexer:
                 await self.apply([event], cursor if i == len(events) - 1 else None)
             return
         self.stats.update(ctx.stats)
+        self._remember_revs(ctx)
         await self._after_commit(ctx)
+
+    def _remember_revs(self, ctx: BatchContext) -> None:
+        known = self._known_revs
+        if len(known) > MAX_KNOWN_REVS:
+            known.clear()
+        for did in ctx.removed_actors:
+            known.pop(did, None)
+        for did, (rev, _) in ctx.repo_revs.items():
+            known[did] = rev
 
     async def _after_commit(self, ctx: BatchContext) -> None:
         if self.search is not None and (ctx.post_docs or ctx.actor_docs):
             try:
-                await self.search.index_changes(ctx)
+                await self.search.index_changes(ctx.post_docs, ctx.actor_docs)
             except Exception:
                 log.exception("search indexing failed")
         if self.on_handles is not None and ctx.resolve_handles:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sonet.appview.ingest.context import BatchContext
 from sonet.appview.ingest.sql import Steps, execute, execute_many, fetch_one
 
 __all__ = ["Notif", "delete_notifs", "insert_notifs", "uri_did"]
@@ -46,14 +47,18 @@ _INSERT = (
 )
 
 
-def insert_notifs(notifs: Iterable[Notif]) -> Steps[None]:
+def insert_notifs(ctx: BatchContext, notifs: Iterable[Notif]) -> Steps[None]:
     """Write notifications, skipping self-notifications and those in muted threads."""
     rows = []
     for n in notifs:
         if n.did == n.author or not n.did:
             continue
         subject = n.reason_subject
-        if subject is not None and subject.startswith("at://"):
+        if (
+            subject is not None
+            and subject.startswith("at://")
+            and (yield from ctx.any_thread_mutes())
+        ):
             muted = yield from fetch_one(_MUTED, n.did, subject)
             if muted is not None:
                 continue

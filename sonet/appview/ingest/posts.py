@@ -192,15 +192,15 @@ class PostIndexer(RecordIndexer):
                     violates,
                     uri,
                 )
-        else:
+        row["ancestors"] = yield from _ancestors(uri, parent_uri)
+        row["descendants"] = yield from _descendants(uri)
+        if root_uri is None and row["descendants"]:
             gate = yield from load_record(gate_uri(uri, "app.bsky.feed.threadgate"))
         hidden = gate.get("hiddenReplies") if gate is not None else None
         row["hidden_replies"] = set(hidden) if isinstance(hidden, list) else set()
         yield from self._facets(uri, facets.mentions, facets.links, facets.tags, sort_at)
         if _is_post(embed.record_uri) and embed.record_uri and embed.record_cid:
             yield from self._quote(ctx, row, write, created_at, sort_at)
-        row["ancestors"] = yield from _ancestors(uri, parent_uri)
-        row["descendants"] = yield from _descendants(uri)
         domains = {link_domain(u) for u in (*facets.links, embed.external_uri) if u}
         ctx.post_docs[uri] = PostDocument(
             uri=uri,

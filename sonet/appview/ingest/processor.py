@@ -136,7 +136,7 @@ _INSERT_RECORD = (
 
 
 def _apply_notifs(
-    ix: RecordIndexer, deleted: IndexedRow | None, inserted: IndexedRow | None
+    ctx: BatchContext, ix: RecordIndexer, deleted: IndexedRow | None, inserted: IndexedRow | None
 ) -> Steps[None]:
     if deleted is not None:
         notifs, to_delete = ix.notifs_for_delete(deleted, inserted)
@@ -145,7 +145,7 @@ def _apply_notifs(
         notifs = ix.notifs_for_insert(inserted)
     else:
         return
-    yield from insert_notifs(notifs)
+    yield from insert_notifs(ctx, notifs)
 
 
 def insert_record(ctx: BatchContext, ix: RecordIndexer, write: RecordWrite) -> Steps[None]:
@@ -155,7 +155,7 @@ def insert_record(ctx: BatchContext, ix: RecordIndexer, write: RecordWrite) -> S
     inserted = yield from ix.insert(ctx, write)
     if inserted is not None:
         ix.count(ctx, inserted, 1)
-        yield from _apply_notifs(ix, None, inserted)
+        yield from _apply_notifs(ctx, ix, None, inserted)
         return
     original = yield from ix.find_duplicate(ctx, write)
     if original is not None and original != uri:
@@ -199,7 +199,7 @@ def update_record(ctx: BatchContext, ix: RecordIndexer, write: RecordWrite) -> S
     if inserted is None:
         raise IngestError(f"update of {uri}: removed from the index but could not be replaced")
     ix.count(ctx, inserted, 1)
-    yield from _apply_notifs(ix, deleted, inserted)
+    yield from _apply_notifs(ctx, ix, deleted, inserted)
 
 
 def delete_record(ctx: BatchContext, ix: RecordIndexer, uri: str) -> Steps[None]:
@@ -226,7 +226,7 @@ def delete_record(ctx: BatchContext, ix: RecordIndexer, uri: str) -> Steps[None]
             ctx.indexed_at = now
         if inserted is not None:
             ix.count(ctx, inserted, 1)
-    yield from _apply_notifs(ix, deleted, inserted)
+    yield from _apply_notifs(ctx, ix, deleted, inserted)
 
 
 def _promoted(uri: str, cid: str, data: bytes) -> RecordWrite:

@@ -7,6 +7,7 @@ claiming a future date sorts when it was seen (as the reference AppView does).
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,9 @@ from sonet.syntax.errors import InvalidSyntaxError
 __all__ = ["EPOCH", "created_and_sort_at", "normalize_time", "now_iso"]
 
 EPOCH = "1970-01-01T00:00:00.000Z"
+_PREFERRED = re.compile(
+    r"[0-9]{4}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3}Z"
+)
 
 
 def now_iso() -> str:
@@ -28,6 +32,8 @@ def normalize_time(value: Any, fallback: str = EPOCH) -> str:
     """``value`` in the preferred form, or ``fallback`` if it is not a datetime string."""
     if not isinstance(value, str):
         return fallback
+    if _PREFERRED.fullmatch(value):
+        return value  # already in the preferred form (the usual case): skip parsing
     try:
         return normalize_datetime(value)
     except InvalidSyntaxError:

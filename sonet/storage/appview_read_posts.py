@@ -1,0 +1,212 @@
+"""AppView reads of posts and what hangs off them: counts, the viewer's likes and reposts,
+thread and post gates, reposts and likes by URI.
+
+https://atproto.com/lexicons/app-bsky-feed. A record taken down by the AppView is left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sonet.repo import cbor
+from sonet.storage.appview_read_sql import Row, Steps, by_key, fetch_in, flag
+
+__all__ = [
+    "GateRow",
+    "LikeRow",
+    "PostAgg",
+    "PostRow",
+    "PostViewer",
+    "RepostRow",
+    "decode_record",
+    "gates",
+    "likes",
+    "post_aggs",
+    "post_viewers",
+    "posts",
+    "reposts",
+]
+
+
+def decode_record(data: Any) -> dict[str, Any]:
+    """A stored record's value (an empty dict if the bytes are not a DAG-CBOR map)."""
+    try:
+        value = cbor.decode(bytes(data))
+    except cbor.CborDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class PostRow:
+    """An indexed post with its record and the flags the indexer set."""
+
+    uri: str
+    cid: str
+    creator: str
+    record: dict[str, Any]
+    reply_root: str | None
+    reply_parent: str | None
+    embed_uri: str | None
+    violates_thread_gate: bool
+    violates_embedding_rules: bool
+    has_thread_gate: bool
+    has_post_gate: bool
+    sort_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostAgg:
+    """Counts of a post (or of any record liked: feed generators, lists)."""
+
+    likes: int = 0
+    reposts: int = 0
+    replies: int = 0
+    quotes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PostViewer:
+    """The viewer's like and repost of a post, and whether it muted the post's thread."""
+
+    like: str | None = None
+    repost: str | None = None
+    thread_muted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GateRow:
+    """A threadgate or postgate record."""
+
+    uri: str
+    cid: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RepostRow:
+    """An indexed repost."""
+
+    uri: str
+    cid: str
+    creator: str
+    subject: str
+    sort_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class LikeRow:
+    """An indexed like."""
+
+    uri: str
+    cid: str
+    creator: str
+    subject: str
+    created_at: str
+    sort_at: str
+
+
+_POSTS = (
+    "SELECT p.uri, p.cid, p.creator, r.data, p.reply_root, p.reply_parent, p.embed_uri, "
+    "p.violates_thread_gate, p.violates_embedding_rules, p.has_thread_gate, p.has_post_gate, "
+    "p.sort_at FROM post p JOIN record r ON r.uri = p.uri "
+    "WHERE p.uri IN ({marks}) AND r.takedown_ref IS NULL"
+)
+
+
+def _post(r: Row) -> PostRow:
+    return PostRow(
+        uri=r[0],
+        cid=r[1],
+        creator=r[2],
+        record=decode_record(r[3]),
+        reply_root=r[4],
+        reply_parent=r[5],
+        embed_uri=r[6],
+        violates_thread_gate=flag(r[7]),
+        violates_embedding_rules=flag(r[8]),
+        has_thread_gate=flag(r[9]),
+        has_post_gate=flag(r[10]),
+        sort_at=r[11],
+    )
+
+
+def posts(uris: Iterable[str]) -> Steps[dict[str, PostRow]]:
+    """The indexed, visible posts among ``uris``."""
+    rows = yield from fetch_in(_POSTS, uris)
+    return by_key(rows, _post)
+
+
+def post_aggs(uris: Iterable[str]) -> Steps[dict[str, PostAgg]]:
+    """Like, repost, reply and quote counts (absent: all zero)."""
+    rows = yield from fetch_in(
+        "SELECT uri, like_count, repost_count, reply_count, quote_count FROM post_agg "
+        "WHERE uri IN ({marks})",
+        uris,
+    )
+    return by_key(rows, lambda r: PostAgg(int(r[1]), int(r[2]), int(r[3]), int(r[4])))
+
+
+def post_viewers(
+    viewer: str, uris: Iterable[str], roots: dict[str, str]
+) -> Steps[dict[str, PostViewer]]:
+    """The viewer's like/repost of each of ``uris``; ``roots`` maps a post to its thread root
+    (for thread mutes)."""
+    wanted = list(dict.fromkeys(uris))
+    liked: dict[str, str] = {}
+    reposted: dict[str, str] = {}
+    for table, into in (("like", liked), ("repost", reposted)):
+        for uri, subject in (
+            yield from fetch_in(
+                f'SELECT uri, subject FROM "{table}" WHERE creator = ? AND subject IN ({{marks}})',
+                wanted,
+                viewer,
+            )
+        ):
+            into[str(subject)] = str(uri)
+    muted = {
+        str(r[0])
+        for r in (
+            yield from fetch_in(
+                "SELECT root_uri FROM thread_mute WHERE muted_by_did = ? AND root_uri IN ({marks})",
+                set(roots.values()),
+                viewer,
+            )
+        )
+    }
+    return {
+        uri: PostViewer(liked.get(uri), reposted.get(uri), roots.get(uri, uri) in muted)
+        for uri in wanted
+    }
+
+
+def gates(table: str, post_uris: Iterable[str]) -> Steps[dict[str, GateRow]]:
+    """The ``thread_gate`` or ``post_gate`` records of posts, keyed by post URI."""
+    if table not in ("thread_gate", "post_gate"):
+        raise ValueError(f"not a gate table: {table!r}")
+    rows = yield from fetch_in(
+        f"SELECT g.post_uri, g.uri, g.cid, r.data FROM {table} g JOIN record r ON r.uri = g.uri "
+        "WHERE g.post_uri IN ({{marks}})".replace("{{", "{").replace("}}", "}"),
+        post_uris,
+    )
+    return by_key(rows, lambda r: GateRow(r[1], r[2], decode_record(r[3])))
+
+
+def reposts(uris: Iterable[str]) -> Steps[dict[str, RepostRow]]:
+    """Indexed reposts by URI."""
+    rows = yield from fetch_in(
+        "SELECT uri, cid, creator, subject, sort_at FROM repost WHERE uri IN ({marks})", uris
+    )
+    return by_key(rows, lambda r: RepostRow(r[0], r[1], r[2], r[3], r[4]))
+
+
+def likes(uris: Iterable[str]) -> Steps[dict[str, LikeRow]]:
+    """Indexed likes by URI."""
+    rows = yield from fetch_in(
+        'SELECT uri, cid, creator, subject, created_at, sort_at FROM "like" '
+        "WHERE uri IN ({marks})",
+        uris,
+    )
+    return by_key(rows, lambda r: LikeRow(r[0], r[1], r[2], r[3], r[4], r[5]))

@@ -1,0 +1,131 @@
+"""Shared pieces of the AppView's read SQL: ``IN`` lists, keyset pages, running read steps.
+
+Read queries are written as :mod:`sonet.appview.ingest.sql` steps (generators that ``yield``
+queries), like the indexer's: a whole hydration runs in one hop to the SQLite thread, or as
+awaited statements on PostgreSQL. Keyset pages order by ``(sort_at, key)`` descending and
+continue strictly below a cursor's ``(sort_at, key)`` (row-value comparison, which both
+databases run as an index range).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sonet.appview.ingest.sql import Row, Steps, execute, fetch_all, fetch_one, run_steps
+from sonet.storage.database import Database
+
+__all__ = [
+    "IN_CHUNK",
+    "Keyset",
+    "Page",
+    "Row",
+    "Steps",
+    "by_key",
+    "chunks",
+    "execute",
+    "fetch_all",
+    "fetch_in",
+    "fetch_one",
+    "first_column",
+    "flag",
+    "keyset_sql",
+    "marks",
+    "run_read",
+    "run_write",
+    "to_page",
+]
+
+T = TypeVar("T")
+
+IN_CHUNK = 500
+"""Largest ``IN (...)`` list sent in one statement."""
+
+
+def marks(n: int) -> str:
+    """``?, ?, ...`` for ``n`` parameters."""
+    return ", ".join("?" * n)
+
+
+def chunks(values: Iterable[str], size: int = IN_CHUNK) -> Iterator[list[str]]:
+    """Distinct ``values`` in lists of at most ``size``."""
+    batch: list[str] = []
+    for value in dict.fromkeys(values):
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def fetch_in(sql: str, values: Iterable[str], *before: Any) -> Steps[list[Row]]:
+    """Rows of ``sql`` whose ``{marks}`` placeholder is an ``IN`` list of ``values`` (sent in
+    chunks); ``before`` are the parameters that precede the list."""
+    found: list[Row] = []
+    for batch in chunks(values):
+        found.extend((yield from fetch_all(sql.format(marks=marks(len(batch))), *before, *batch)))
+    return found
+
+
+def by_key(rows: Iterable[Row], make: Callable[[Row], T], key: int = 0) -> dict[str, T]:
+    """``{row[key]: make(row)}``."""
+    return {str(r[key]): make(r) for r in rows}
+
+
+def flag(value: Any) -> bool:
+    """A boolean column (SQLite returns integers)."""
+    return bool(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset:
+    """A position in a newest-first listing: the ``sort_at`` and tie-break key of the last
+    item served."""
+
+    sort_at: str
+    key: str
+
+    def where(self, sort_col: str, key_col: str) -> tuple[str, tuple[str, ...]]:
+        """``AND`` clause and parameters that continue strictly after this position."""
+        return f" AND ({sort_col}, {key_col}) < (?, ?)", (self.sort_at, self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """Items of one page and, when more follow, the position to continue from."""
+
+    items: list[T]
+    next: Keyset | None
+
+
+def keyset_sql(after: Keyset | None, sort_col: str, key_col: str) -> tuple[str, str, list[Any]]:
+    """``(where clause, order-and-limit clause, where parameters)`` of a newest-first page;
+    pass ``limit + 1`` as the last parameter (the extra row tells whether a next page exists)."""
+    where, params = after.where(sort_col, key_col) if after is not None else ("", ())
+    return where, f" ORDER BY {sort_col} DESC, {key_col} DESC LIMIT ?", list(params)
+
+
+def to_page(rows: Sequence[Row], limit: int, make: Callable[[Row], T], sort: int, key: int) -> Page[T]:
+    """The first ``limit`` rows as a page; a next position when there were more."""
+    items = [make(r) for r in rows[:limit]]
+    last = rows[limit - 1] if len(rows) > limit and limit > 0 else None
+    return Page(items, Keyset(str(last[sort]), str(last[key])) if last is not None else None)
+
+
+async def run_read(db: Database, steps: Steps[T]) -> T:
+    """Run read steps in one read transaction."""
+    async with db.read() as conn:
+        return await run_steps(conn, steps)
+
+
+async def run_write(db: Database, steps: Steps[T]) -> T:
+    """Run steps in one write transaction."""
+    async with db.write() as conn:
+        return await run_steps(conn, steps)
+
+
+def first_column(rows: Sequence[Row]) -> list[str]:
+    """The first value of each row, as strings."""
+    return [str(r[0]) for r in rows]
