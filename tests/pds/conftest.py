@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -47,6 +48,12 @@ async def create_test_account(ctx: PdsContext, handle: str) -> tuple[str, Keypai
 PdsFactory = Callable[..., Awaitable[RunningPds]]
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 async def pds_factory(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
@@ -58,7 +65,14 @@ async def pds_factory(
 
     async def start(areas: Sequence[str] | None = None, **overrides: Any) -> RunningPds:
         data_dir = tmp_path / f"pds{len(running)}"
-        config = PdsConfig(data_dir=data_dir, admin_password="admin-pass", jwt_secret="test-secret")
+        port = _free_port()
+        config = PdsConfig(
+            data_dir=data_dir,
+            admin_password="admin-pass",
+            jwt_secret="test-secret",
+            port=port,
+            public_url=f"http://localhost:{port}",
+        )
         if admin is not None:
             schema = f"t_{uuid.uuid4().hex[:12]}"
             await admin.execute(f'CREATE SCHEMA "{schema}"')
@@ -66,9 +80,10 @@ async def pds_factory(
             config = replace(config, database_url=postgres_url, database_schema=schema)
         config = replace(config, **overrides)
         ctx = await create_pds(config, areas=areas)
-        client: TestClient[Any, Any] = TestClient(
-            TestServer(build_pds_app(ctx, validate_output=True))
+        server = TestServer(
+            build_pds_app(ctx, validate_output=True), host="127.0.0.1", port=config.port
         )
+        client: TestClient[Any, Any] = TestClient(server)
         await client.start_server()
         pds = RunningPds(ctx, client)
         running.append(pds)
