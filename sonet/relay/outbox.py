@@ -15,8 +15,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, Protocol
 
-from sonet.relay.fanout import Broadcaster
 from sonet.storage.sequencer_store import SequencedEvent
+from sonet.sync.broadcaster import Broadcaster
 from sonet.xrpc.frames import MessageFrame
 
 __all__ = ["BatchCommitter", "Outbox", "Publisher"]

@@ -2,7 +2,7 @@
 
 The ingesting relay (``full`` mode) appends each committed batch to a Redis stream (capped to its
 most recent entries); ``serve`` relays read it and feed their own
-:class:`~sonet.relay.fanout.Broadcaster`, so consumers can be spread over several processes or
+:class:`~sonet.sync.broadcaster.Broadcaster`, so consumers can be spread over several processes or
 machines. Serving relays share the ingesting relay's database event log for cursor replay, and
 fill any gap (a late start, a Redis hiccup) from that log, so their consumers see exactly the
 same numbered stream.

@@ -25,7 +25,6 @@ from sonet.net import HttpClient, HttpClientConfig, NetError, create_session
 from sonet.relay.accounts import Account, AccountDirectory, AccountNotFoundError
 from sonet.relay.config import RelayConfig, RelayMode
 from sonet.relay.event_log import DbEventLog, EventLog, open_event_log
-from sonet.relay.fanout import Broadcaster
 from sonet.relay.hostnames import HostAddress, HostnameError, is_trusted_hostname, parse_hostname
 from sonet.relay.identities import IdentityDirectory
 from sonet.relay.ingest import Ingestor
@@ -43,6 +42,7 @@ from sonet.storage.relay_account_store import RelayAccountStore
 from sonet.storage.relay_host_store import TABLES as HOST_TABLES
 from sonet.storage.relay_host_store import HostRow, HostStore
 from sonet.storage.sequencer_store import SequencedEvent
+from sonet.sync.broadcaster import Broadcaster
 from sonet.sync.events import account_body
 from sonet.syntax.datetime import format_datetime
 

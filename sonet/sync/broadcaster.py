@@ -1,4 +1,5 @@
-"""Serving ``com.atproto.sync.subscribeRepos`` to many consumers from one stream of events.
+"""Serving ``com.atproto.sync.subscribeRepos`` to many consumers from one stream of events
+(the relay's firehose; usable by any role that persists numbered frames).
 
 https://atproto.com/specs/event-stream and https://atproto.com/specs/sync#firehose: a consumer may
 pass ``cursor`` to replay from the persisted log (a cursor ahead of the stream is a
