@@ -17,6 +17,7 @@ from sonet.appview.ingest.errors import InvalidRecordError, SourceError
 from sonet.appview.ingest.events import CommitItem, RecordDelete, RecordWrite
 from sonet.appview.ingest.record_decode import decode_record, split_path
 from sonet.lexicons import Lexicons
+from sonet.relay.hostnames import HostnameError, parse_hostname
 from sonet.relay.identities import IdentityDirectory, IdentityUnavailableError
 from sonet.relay.messages import CommitEvent, MalformedEventError, SyncEvent, parse_ops
 from sonet.relay.verifier import (
@@ -65,11 +66,15 @@ def commit_item(event: CommitEvent, lexicons: Lexicons, stats: Counter[str]) -> 
 
 
 class CommitVerifier:
-    """Relay-grade checks of commits read straight from the PDS at ``host``."""
+    """Relay-grade checks of commits read straight from the PDS at ``service`` (its URL as
+    DID documents name it, e.g. ``https://pds.example.com``)."""
 
-    def __init__(self, identities: IdentityDirectory, host: str) -> None:
+    def __init__(self, identities: IdentityDirectory, service: str) -> None:
         self.identities = identities
-        self.host = host.lower()
+        try:
+            self.host = parse_hostname(service).hostname
+        except HostnameError as exc:
+            raise SourceError(f"unusable PDS URL {service!r}: {exc}") from None
 
     async def _key(self, did: str) -> str:
         identity = await self.identities.lookup(did)

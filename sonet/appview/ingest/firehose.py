@@ -41,6 +41,7 @@ class FirehoseConsumer:
         min_backoff: float = 0.5,
         max_backoff: float = 60.0,
         heartbeat: float = 30.0,
+        initial_cursor: int | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.service = service.rstrip("/")
@@ -48,23 +49,26 @@ class FirehoseConsumer:
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         self.heartbeat = heartbeat
+        self.initial_cursor = initial_cursor
         self.connections = 0
         self.connected = asyncio.Event()
         self._stopping = False
 
     def url(self, cursor: int | None) -> URL:
-        """The websocket URL, resuming after ``cursor``."""
+        """The websocket URL (http(s): aiohttp upgrades it), resuming after ``cursor``."""
         base = URL(self.service)
-        scheme = {"http": "ws", "https": "wss"}.get(base.scheme, base.scheme)
+        scheme = {"ws": "http", "wss": "https"}.get(base.scheme, base.scheme)
         url = base.with_scheme(scheme).with_path(SUBSCRIBE)
         return url if cursor is None else url.with_query(cursor=str(cursor))
 
     async def cursor(self) -> int | None:
-        """Where to resume: the last indexed seq (saved in the database)."""
+        """Where to resume: the last seq received, else the one saved with the last indexed
+        batch, else ``initial_cursor`` (None: live events only; 0: all the source retains)."""
         if self.pipeline.last_seq is not None:
             return self.pipeline.last_seq
         async with self.pipeline.indexer.db.read() as conn:
-            return await run_steps(conn, load_cursor(self.pipeline.source))
+            saved = await run_steps(conn, load_cursor(self.pipeline.source))
+        return self.initial_cursor if saved is None else saved
 
     async def run(self) -> None:
         """Consume until :meth:`stop`; never raises for network or protocol trouble."""
