@@ -186,9 +186,12 @@ class RepoService:
             rev = next_rev(state.root.rev)
             commit = sign_commit(did, tree.root_cid, rev, key)
             commit_cid, commit_block = commit.to_block()
-            proof_source = MemoryBlockstore(new_nodes, fallback=state.blocks)
+            state.blocks.update(new_nodes.items())
+            persisted = tree.persisted()
             proof = await run_filled(
-                lambda: commit_proof_blocks(proof_source, commit.data, ops), state.blocks, fetch
+                lambda: commit_proof_blocks(state.blocks, commit.data, ops, persisted),
+                state.blocks,
+                fetch,
             )
             records = [
                 (w.cid, w.block) for w in prepared if w.cid is not None and w.block is not None
@@ -232,8 +235,7 @@ class RepoService:
                 self.forget(did)
                 raise
             state.root = new_root
-            state.blocks.update(new_nodes.items())
-            state.tree = tree.persisted()
+            state.tree = persisted
             if state.tree.cached_nodes > MAX_CACHED_NODES:
                 self.forget(did)
         results = [

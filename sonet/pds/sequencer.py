@@ -36,11 +36,13 @@ class SequenceTransaction:
     async def sequence(
         self, did: str, kind: str, frame_for: Callable[[int], bytes]
     ) -> SequencedEvent:
-        """Number an event and persist its frame (``frame_for(seq)`` builds the frame bytes)."""
-        store = self._sequencer.store
-        seq = await store.next_seq(self.conn) if not self.events else self.events[-1].seq + 1
+        """Number an event (``frame_for(seq)`` builds its frame); it is stored when the
+        transaction ends, together with the other events of the transaction."""
+        if self.events:
+            seq = self.events[-1].seq + 1
+        else:
+            seq = await self._sequencer._next_seq(self.conn)
         event = SequencedEvent(seq, did, kind, frame_for(seq), time.time_ns() // 1000)
-        await store.append(self.conn, event)
         self.events.append(event)
         return event
 
@@ -80,8 +82,18 @@ class Sequencer:
             async with self.db.write() as conn:
                 tx = SequenceTransaction(conn, self)
                 yield tx
+                if tx.events:
+                    await self.store.append_many(conn, tx.events)
             for event in tx.events:
                 self._publish(event)
+
+    async def _next_seq(self, conn: AsyncConnection) -> int:
+        """The first sequence number of a transaction. On SQLite this process is the only
+        writer and transactions run one at a time, so the committed counter is exact; on
+        PostgreSQL the database assigns it under an advisory lock."""
+        if conn.dialect.name == "sqlite":
+            return self._latest + 1
+        return await self.store.next_seq(conn)
 
     async def commit(self, work: Work) -> None:
         """Run ``work`` in a write transaction shared with other pending work (group commit).

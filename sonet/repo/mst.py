@@ -25,12 +25,21 @@ EMPTY_NODE = Node(0, None, [], [], [])
 class MST:
     """An immutable MST handle: a root plus the block source its unloaded subtrees come from."""
 
-    __slots__ = ("_cache", "_root", "store")
+    __slots__ = ("_cache", "_root", "store", "touched")
 
-    def __init__(self, store: BlockSource, root: Child, cache: dict[CID, Node] | None = None):
+    def __init__(
+        self,
+        store: BlockSource,
+        root: Child,
+        cache: dict[CID, Node] | None = None,
+        touched: dict[CID, bytes] | None = None,
+    ):
         self.store = store
         self._root = root
         self._cache: dict[CID, Node] = {} if cache is None else cache
+        self.touched = touched
+        """When set, every stored node this tree (or a tree derived from it) reads is
+        recorded here with its block: the blocks a proof of the work done must carry."""
 
     # -- construction ----------------------------------------------------------------------
 
@@ -80,6 +89,8 @@ class MST:
             self._cache[child] = node
         elif layer is not None and node.layer != layer and node.keys:
             raise InvalidMstError(f"node {child.encode()} reused at a different layer")
+        if self.touched is not None:
+            self.touched[child] = node.block
         return node
 
     def root_node(self) -> Node:
@@ -183,7 +194,11 @@ class MST:
     # -- changing ------------------------------------------------------------------------------
 
     def _derive(self, root: Child) -> MST:
-        return MST(self.store, root, self._cache)
+        return MST(self.store, root, self._cache, self.touched)
+
+    def tracking(self) -> MST:
+        """The same tree, recording the stored nodes it reads in :attr:`touched`."""
+        return MST(self.store, self._root, self._cache, {})
 
     def put(self, key: str, value: CID) -> MST:
         """A tree with ``key`` set to ``value`` (inserted or updated)."""

@@ -98,13 +98,14 @@ def _record_reads(store: BlockSource, root: CID, work: Callable[[MST], object]) 
 
 
 def commit_proof_blocks(
-    store: BlockSource, new_root: CID, ops: Sequence[RepoOp]
+    store: BlockSource, new_root: CID, ops: Sequence[RepoOp], tree: MST | None = None
 ) -> dict[CID, bytes]:
     """The MST blocks that prove ``ops`` against the tree at ``new_root``.
 
     This is what our inverter reads plus each key's covering proof (the search path and the
     nearest subtrees on either side), which is what the reference implementation sends, so that
     verifiers whose merge step reads more eagerly than ours still find every block they need.
+    ``tree`` (the persisted tree at ``new_root``) lets its decoded nodes be reused.
     """
 
     def work(tree: MST) -> None:
@@ -112,6 +113,12 @@ def commit_proof_blocks(
             _cover(tree, tree.root_node(), op.path)
         _ = invert_ops(tree, ops).root_cid
 
+    if tree is not None and tree.root_cid == new_root:
+        tracked = tree.tracking()
+        assert tracked.touched is not None
+        work(tracked)
+        tracked.root_node()
+        return tracked.touched
     return _record_reads(store, new_root, work)
 
 

@@ -90,6 +90,27 @@ class SequencerStore:
             )
         )
 
+    async def append_many(self, conn: AsyncConnection, events: list[SequencedEvent]) -> None:
+        """Persist several events of one transaction in one round trip."""
+        rows = [(e.seq, e.did, e.kind, e.frame, e.sequenced_at) for e in events]
+        if conn.dialect.name == "sqlite":
+            await run_on_sqlite(
+                conn,
+                lambda sq: sq.executemany(
+                    "INSERT INTO repo_seq (seq, did, kind, frame, sequenced_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                ),
+            )
+            return
+        await conn.execute(
+            repo_seq.insert(),
+            [
+                {"seq": r[0], "did": r[1], "kind": r[2], "frame": r[3], "sequenced_at": r[4]}
+                for r in rows
+            ],
+        )
+
     async def read_after(
         self, conn: AsyncConnection, cursor: int, limit: int
     ) -> list[SequencedEvent]:
