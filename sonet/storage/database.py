@@ -72,8 +72,13 @@ class Database:
             if not db_path or db_path == ":memory:":
                 raise ValueError("SQLite databases must be files")
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-            writer = create_async_engine(full, pool_size=1, max_overflow=0)
-            reader = create_async_engine(full, pool_size=pool_size, max_overflow=0)
+            # transactions always end in COMMIT or ROLLBACK, so skip the pool's extra rollback
+            writer = create_async_engine(
+                full, pool_size=1, max_overflow=0, pool_reset_on_return=None
+            )
+            reader = create_async_engine(
+                full, pool_size=pool_size, max_overflow=0, pool_reset_on_return=None
+            )
             _sqlite_pragmas(writer, immediate=True)
             _sqlite_pragmas(reader, immediate=False)
             return cls(full, writer, reader)

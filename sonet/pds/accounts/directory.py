@@ -70,10 +70,10 @@ class AccountDirectory:
 
     async def lookup(self, handle_or_did: str) -> AccountRow | None:
         """The account named by a DID or a handle."""
+        if handle_or_did.startswith("did:"):
+            return await self.get(handle_or_did)
         async with self.db.read() as conn:
-            if not handle_or_did.startswith("did:"):
-                return await self.store.by_handle(conn, handle_or_did.lower())
-        return await self.get(handle_or_did)
+            return await self.store.by_handle(conn, handle_or_did.lower())
 
     async def signing_key(self, did: str) -> Keypair:
         """The repo signing key of a hosted account."""
