@@ -83,6 +83,7 @@ class PdsConfig:
             or ((".test",) if local else (f".{hostname}",)),
             plc_url=e.get("SONET_PLC_URL") or None,
             database_url=e.get("SONET_DATABASE_URL") or None,
+            database_schema=e.get("SONET_DATABASE_SCHEMA") or None,
             redis_url=e.get("SONET_REDIS_URL") or None,
             admin_password=e.get("SONET_ADMIN_PASSWORD") or None,
             jwt_secret=e.get("SONET_JWT_SECRET", ""),
