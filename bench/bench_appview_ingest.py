@@ -28,10 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import max_rss_mib
 from sonet.appview.ingest.context import IndexConfig
-from sonet.appview.ingest.events import IndexEvent
+from sonet.appview.ingest.decode_pool import DecodePool
 from sonet.appview.ingest.frame_events import FrameDecoder
 from sonet.appview.ingest.indexer import Indexer
+from sonet.appview.ingest.pipeline import IngestPipeline
 from sonet.appview.schema import migrate_appview
+from sonet.appview.search.index import SearchIndex
+from sonet.appview.search.updater import SearchUpdater
 from sonet.lexicons import Lexicons
 from sonet.repo import cbor
 from sonet.repo.car import car_bytes
@@ -155,21 +158,18 @@ class Network:
         return frames
 
 
-async def ingest(frames: list[bytes], indexer: Indexer, batch: int) -> float:
-    decoder = FrameDecoder(Lexicons.bundled())
+async def ingest(
+    frames: list[bytes], indexer: Indexer, batch: int, pool: DecodePool | None
+) -> float:
+    """Feed frames through the consumer's pipeline (decoding in ``pool`` if given)."""
+    pipeline = IngestPipeline(
+        indexer, FrameDecoder(Lexicons.bundled()), "bench", pool=pool, max_batch=batch
+    )
+    pipeline.start()
     start = time.perf_counter()
-    pending: list[IndexEvent] = []
-    last_seq = 0
     for frame in frames:
-        decoded = await decoder.decode(frame)
-        if decoded.event is not None:
-            pending.append(decoded.event)
-            last_seq = decoded.seq or last_seq
-        if len(pending) >= batch:
-            await indexer.apply(pending, ("bench", last_seq))
-            pending = []
-    if pending:
-        await indexer.apply(pending, ("bench", last_seq))
+        await pipeline.feed(frame)
+    await pipeline.stop()
     return time.perf_counter() - start
 
 
@@ -184,8 +184,10 @@ async def main() -> None:
     parser.add_argument("--follows", type=int, default=20_000)
     parser.add_argument("--likes", type=int, default=30_000)
     parser.add_argument("--reposts", type=int, default=5_000)
-    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--fanout-threshold", type=int, default=1000)
+    parser.add_argument("--decode-workers", type=int, default=1, help="0: decode in process")
+    parser.add_argument("--no-search", action="store_true", help="skip the search index")
     parser.add_argument("--database", default=None, help="database URL (default: temp SQLite)")
     args = parser.parse_args()
 
@@ -202,10 +204,23 @@ async def main() -> None:
     db = Database.open(args.database or sqlite_url(tmp / "appview.sqlite"))
     try:
         await migrate_appview(db)
-        indexer = Indexer(db, IndexConfig(fanout_threshold=args.fanout_threshold))
-        follows_s = await ingest(follow_frames, indexer, args.batch)
+        search = None if args.no_search else SearchIndex(tmp / "search", commit_interval=1.0)
+        indexer = Indexer(
+            db,
+            IndexConfig(fanout_threshold=args.fanout_threshold),
+            search=None if search is None else SearchUpdater(db, search),
+        )
+        await indexer.prepare()
+        pool = DecodePool(args.decode_workers) if args.decode_workers else None
+        if pool is not None:
+            await pool.start()
+        follows_s = await ingest(follow_frames, indexer, args.batch, pool)
         print(f"follows: {len(follow_frames) / follows_s:,.0f} events/s ({len(follow_frames):,})")
-        activity_s = await ingest(activity_frames, indexer, args.batch)
+        activity_s = await ingest(activity_frames, indexer, args.batch, pool)
+        if pool is not None:
+            await pool.close()
+        if search is not None:
+            await search.close()
         print(
             f"posts+likes+reposts: {len(activity_frames) / activity_s:,.0f} events/s "
             f"({len(activity_frames):,})"

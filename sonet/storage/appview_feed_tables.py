@@ -25,7 +25,9 @@ Tables (``record_columns``: uri, cid, creator, created_at, indexed_at, sort_at):
   with fewer followers than the fan-out threshold is copied to each follower's (and the author's
   own) timeline; a new follow copies the followee's recent items, an unfollow removes them.
   Items of authors at or above the threshold are not pushed: the timeline reader merges their
-  ``feed_item`` rows at read time. Join ``feed_item`` on ``uri`` for the item itself.
+  ``feed_item`` rows at read time (and drops duplicates by ``uri``: an author who crossed the
+  threshold may have items in both). Join ``feed_item`` on ``uri`` for the item itself. Keyed
+  by (owner, sort_at, uri) only: a removed item is found through its author's followers.
 - ``thread_gate``, ``post_gate``: the gate record of ``post_uri`` (same creator and rkey).
 - ``feed_generator``: ``app.bsky.feed.generator``: the generator's service DID, name, text.
 """
@@ -159,7 +161,6 @@ timeline_item = Table(
     Column("sort_at", Text, primary_key=True),
     Column("uri", Text, primary_key=True),
     Column("originator_did", Text, nullable=False),
-    Index("timeline_item_uri", "uri"),
     sqlite_with_rowid=False,
 )
 

@@ -380,6 +380,7 @@ async def test_forged_commits_are_rejected(world: World) -> None:
         "#commit",
     ).to_bytes()
     decoded = await pipeline.feed(frame)
+    assert decoded is not None
     assert decoded.event is None and decoded.problems
     assert pipeline.decoder.stats["rejected_events"] == 1
     await search.close()

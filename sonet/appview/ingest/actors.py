@@ -10,6 +10,7 @@ are stored (:mod:`sonet.identity.verify`); a handle taken by another DID is rele
 from __future__ import annotations
 
 from sonet.appview.ingest.context import AggTable, BatchContext
+from sonet.appview.ingest.fanout import remove_feed_items
 from sonet.appview.ingest.sql import Steps, execute, fetch_all, fetch_one
 
 __all__ = [
@@ -131,13 +132,8 @@ def remove_actor(ctx: BatchContext, did: str) -> Steps[None]:
         low,
         high,
     )
-    yield from execute(
-        "DELETE FROM timeline_item WHERE uri IN "
-        "(SELECT uri FROM feed_item WHERE originator_did = ?)",
-        did,
-    )
+    yield from remove_feed_items("originator_did", did)
     yield from execute("DELETE FROM timeline_item WHERE owner_did = ?", did)
-    yield from execute("DELETE FROM feed_item WHERE originator_did = ?", did)
     posts = yield from fetch_all(f"SELECT uri FROM post WHERE {_IN_REPO}", low, high)
     for (uri,) in posts:
         ctx.post_docs[str(uri)] = None

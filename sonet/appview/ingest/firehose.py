@@ -105,14 +105,8 @@ class FirehoseConsumer:
                     continue
                 received += 1
                 decoded = await self.pipeline.feed(msg.data)
-                if decoded.error is not None:
-                    log.warning(
-                        "firehose %s: error frame %s: %s",
-                        self.service,
-                        decoded.error.error,
-                        decoded.error.message,
-                    )
-                    break
+                if decoded is not None and decoded.error is not None:
+                    break  # the server closes the stream after an error frame
         return received
 
     async def stop(self) -> None:

@@ -22,6 +22,7 @@ from sonet.relay.messages import (
     InfoEvent,
     MalformedEventError,
     SyncEvent,
+    UpstreamEvent,
     event_seq,
     parse_frame,
 )
@@ -51,8 +52,7 @@ class FrameDecoder:
         self.verifier = verifier
         self.stats: Counter[str] = Counter()
 
-    async def decode(self, frame: bytes) -> Decoded:
-        """What to do with one message; never raises for bad input."""
+    def _parse(self, frame: bytes) -> UpstreamEvent | Decoded:
         try:
             message = parse_frame(frame)
         except MalformedEventError as exc:
@@ -60,25 +60,52 @@ class FrameDecoder:
             return Decoded(problems=[str(exc)])
         if isinstance(message, ErrorFrame):
             return Decoded(error=message)
+        return message
+
+    def _interpret(self, message: UpstreamEvent, out: Decoded) -> None:
+        if isinstance(message, CommitEvent):
+            if message.too_big:
+                out.resync = message.repo
+            else:
+                out.event = commit_item(message, self.lexicons, self.stats)
+        elif isinstance(message, SyncEvent):
+            out.resync = message.did
+        elif isinstance(message, IdentityEvent):
+            out.event = IdentityChange(message.seq, message.did)
+        elif isinstance(message, AccountEvent):
+            out.event = AccountChange(message.seq, message.did, message.active, message.status)
+        elif isinstance(message, InfoEvent):
+            out.info = message.name
+        else:
+            self.stats["unknown_messages"] += 1
+
+    def decode_unverified(self, frame: bytes) -> Decoded:
+        """What to do with one message, trusting its source (a relay); never raises for bad
+        input."""
+        message = self._parse(frame)
+        if isinstance(message, Decoded):
+            return message
         out = Decoded(seq=event_seq(message))
         try:
-            if isinstance(message, CommitEvent | SyncEvent) and self.verifier is not None:
+            self._interpret(message, out)
+        except SourceError as exc:
+            self.stats["rejected_events"] += 1
+            out.problems.append(str(exc))
+        return out
+
+    async def decode(self, frame: bytes) -> Decoded:
+        """What to do with one message, verified first when there is a verifier; never raises
+        for bad input."""
+        if self.verifier is None:
+            return self.decode_unverified(frame)
+        message = self._parse(frame)
+        if isinstance(message, Decoded):
+            return message
+        out = Decoded(seq=event_seq(message))
+        try:
+            if isinstance(message, CommitEvent | SyncEvent):
                 await self.verifier.check(message)
-            if isinstance(message, CommitEvent):
-                if message.too_big:
-                    out.resync = message.repo
-                else:
-                    out.event = commit_item(message, self.lexicons, self.stats)
-            elif isinstance(message, SyncEvent):
-                out.resync = message.did
-            elif isinstance(message, IdentityEvent):
-                out.event = IdentityChange(message.seq, message.did)
-            elif isinstance(message, AccountEvent):
-                out.event = AccountChange(message.seq, message.did, message.active, message.status)
-            elif isinstance(message, InfoEvent):
-                out.info = message.name
-            else:
-                self.stats["unknown_messages"] += 1
+            self._interpret(message, out)
         except SourceError as exc:
             self.stats["rejected_events"] += 1
             out.problems.append(str(exc))

@@ -20,12 +20,14 @@ from sonet.appview.ingest.sql import Steps, run_steps
 from sonet.appview.ingest.times import now_iso
 from sonet.appview.search.documents import PostDocument
 from sonet.storage.database import Database
+from sonet.storage.raw_sqlite import run_on_sqlite
 
 __all__ = ["Indexer", "SearchSink"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+WAL_AUTOCHECKPOINT = 8000
 MAX_KNOWN_REVS = 2_000_000
 """Repo revs kept in memory (about 150 bytes each) to skip a lookup per commit."""
 
@@ -59,6 +61,16 @@ class Indexer:
         self.on_handles = on_handles
         self.stats: Counter[str] = Counter()
         self._known_revs: dict[str, str] = {}
+
+    async def prepare(self, wal_autocheckpoint: int = WAL_AUTOCHECKPOINT) -> None:
+        """Tune the writer connection for bulk indexing: on SQLite, checkpoint the write-ahead
+        log every ``wal_autocheckpoint`` pages instead of 1,000 (fewer, larger checkpoints)."""
+        if self.db.is_sqlite:
+            async with self.db.write() as conn:
+                await run_on_sqlite(
+                    conn,
+                    lambda sq: sq.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}"),
+                )
 
     async def run(self, steps: Steps[T]) -> T:
         """Run index steps in one write transaction."""
