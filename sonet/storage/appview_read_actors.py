@@ -12,8 +12,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sonet.repo import cbor
-from sonet.storage.appview_read_sql import Row, Steps, by_key, fetch_all, fetch_in, fetch_one
+from sonet.storage.appview_read_sql import (
+    Row,
+    Steps,
+    by_key,
+    decode_record,
+    fetch_all,
+    fetch_in,
+    fetch_one,
+)
 
 __all__ = [
     "ActorRow",
@@ -78,21 +85,13 @@ _ACTORS = (
 )
 
 
-def _decode(data: Any) -> dict[str, Any]:
-    try:
-        value = cbor.decode(bytes(data))
-    except cbor.CborDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _actor(r: Row) -> ActorRow:
     profile = None
     if r[4] is not None and r[6] is not None and r[15] is None:
         profile = ProfileRow(
             uri=r[4],
             cid=r[5],
-            record=_decode(r[6]),
+            record=decode_record(r[6]),
             display_name=r[7],
             description=r[8],
             avatar_cid=r[9],

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from sonet.repo import cbor
-from sonet.storage.appview_read_sql import Row, Steps, by_key, fetch_in, flag
+from sonet.storage.appview_read_sql import Row, Steps, by_key, decode_record, fetch_in, flag
 
 __all__ = [
     "GateRow",
@@ -19,24 +18,17 @@ __all__ = [
     "PostAgg",
     "PostRow",
     "PostViewer",
+    "RecordRow",
     "RepostRow",
-    "decode_record",
     "gates",
     "likes",
     "post_aggs",
     "post_viewers",
     "posts",
+    "records",
+    "records_by",
     "reposts",
 ]
-
-
-def decode_record(data: Any) -> dict[str, Any]:
-    """A stored record's value (an empty dict if the bytes are not a DAG-CBOR map)."""
-    try:
-        value = cbor.decode(bytes(data))
-    except cbor.CborDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +47,14 @@ class PostRow:
     has_thread_gate: bool
     has_post_gate: bool
     sort_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRow:
+    """Any indexed record: its CID and value."""
+
+    cid: str
+    record: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,17 +155,8 @@ def post_viewers(
     """The viewer's like/repost of each of ``uris``; ``roots`` maps a post to its thread root
     (for thread mutes)."""
     wanted = list(dict.fromkeys(uris))
-    liked: dict[str, str] = {}
-    reposted: dict[str, str] = {}
-    for table, into in (("like", liked), ("repost", reposted)):
-        for uri, subject in (
-            yield from fetch_in(
-                f'SELECT uri, subject FROM "{table}" WHERE creator = ? AND subject IN ({{marks}})',
-                wanted,
-                viewer,
-            )
-        ):
-            into[str(subject)] = str(uri)
+    liked = yield from records_by("like", viewer, wanted)
+    reposted = yield from records_by("repost", viewer, wanted)
     muted = {
         str(r[0])
         for r in (
@@ -182,13 +173,33 @@ def post_viewers(
     }
 
 
+def records(uris: Iterable[str]) -> Steps[dict[str, RecordRow]]:
+    """Indexed, visible records of any collection by URI."""
+    rows = yield from fetch_in(
+        "SELECT uri, cid, data FROM record WHERE uri IN ({marks}) AND takedown_ref IS NULL", uris
+    )
+    return by_key(rows, lambda r: RecordRow(str(r[1]), decode_record(r[2])))
+
+
+def records_by(
+    table: Literal["like", "repost"], creator: str, subjects: Iterable[str]
+) -> Steps[dict[str, str]]:
+    """``subject -> URI`` of ``creator``'s likes or reposts of ``subjects``."""
+    rows = yield from fetch_in(
+        f'SELECT subject, uri FROM "{table}" WHERE creator = ? AND subject IN ({{marks}})',
+        subjects,
+        creator,
+    )
+    return {str(s): str(u) for s, u in rows}
+
+
 def gates(table: str, post_uris: Iterable[str]) -> Steps[dict[str, GateRow]]:
     """The ``thread_gate`` or ``post_gate`` records of posts, keyed by post URI."""
     if table not in ("thread_gate", "post_gate"):
         raise ValueError(f"not a gate table: {table!r}")
     rows = yield from fetch_in(
         f"SELECT g.post_uri, g.uri, g.cid, r.data FROM {table} g JOIN record r ON r.uri = g.uri "
-        "WHERE g.post_uri IN ({{marks}})".replace("{{", "{").replace("}}", "}"),
+        "WHERE g.post_uri IN ({marks})",
         post_uris,
     )
     return by_key(rows, lambda r: GateRow(r[1], r[2], decode_record(r[3])))
@@ -205,8 +216,7 @@ def reposts(uris: Iterable[str]) -> Steps[dict[str, RepostRow]]:
 def likes(uris: Iterable[str]) -> Steps[dict[str, LikeRow]]:
     """Indexed likes by URI."""
     rows = yield from fetch_in(
-        'SELECT uri, cid, creator, subject, created_at, sort_at FROM "like" '
-        "WHERE uri IN ({marks})",
+        'SELECT uri, cid, creator, subject, created_at, sort_at FROM "like" WHERE uri IN ({marks})',
         uris,
     )
     return by_key(rows, lambda r: LikeRow(r[0], r[1], r[2], r[3], r[4], r[5]))

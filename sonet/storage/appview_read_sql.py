@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sonet.appview.ingest.sql import Row, Steps, execute, fetch_all, fetch_one, run_steps
+from sonet.repo import cbor
 from sonet.storage.database import Database
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Steps",
     "by_key",
     "chunks",
+    "decode_record",
     "execute",
     "fetch_all",
     "fetch_in",
@@ -74,6 +76,15 @@ def by_key(rows: Iterable[Row], make: Callable[[Row], T], key: int = 0) -> dict[
     return {str(r[key]): make(r) for r in rows}
 
 
+def decode_record(data: Any) -> dict[str, Any]:
+    """A stored record's value (an empty dict if the bytes are not a DAG-CBOR map)."""
+    try:
+        value = cbor.decode(bytes(data))
+    except cbor.CborDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def flag(value: Any) -> bool:
     """A boolean column (SQLite returns integers)."""
     return bool(value)
@@ -107,7 +118,9 @@ def keyset_sql(after: Keyset | None, sort_col: str, key_col: str) -> tuple[str, 
     return where, f" ORDER BY {sort_col} DESC, {key_col} DESC LIMIT ?", list(params)
 
 
-def to_page(rows: Sequence[Row], limit: int, make: Callable[[Row], T], sort: int, key: int) -> Page[T]:
+def to_page(
+    rows: Sequence[Row], limit: int, make: Callable[[Row], T], sort: int, key: int
+) -> Page[T]:
     """The first ``limit`` rows as a page; a next position when there were more."""
     items = [make(r) for r in rows[:limit]]
     last = rows[limit - 1] if len(rows) > limit and limit > 0 else None

@@ -1,0 +1,184 @@
+"""Assembles the AppView: its index database, search index, timeline reader, image service and
+the ``app.bsky.*`` read API, as one aiohttp application (``sonet appview``).
+
+An API *namespace* is a module of :mod:`sonet.appview.api` with ``register(router, ctx)``;
+:data:`NAMESPACES` lists them. ``GET /.well-known/did.json`` serves the AppView's ``did:web``
+document (its ``#bsky_appview`` service at the public URL), so PDSes can resolve where to
+proxy ``app.bsky.*`` calls (https://atproto.com/specs/did#did-web).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import signal
+from typing import Any, Final
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from sonet.appview.api.auth import key_resolver
+from sonet.appview.api.context import AppviewContext
+from sonet.appview.config import AppviewConfig
+from sonet.appview.images import ImageService, ImageUrls
+from sonet.appview.schema import migrate_appview
+from sonet.appview.search.index import SearchIndex
+from sonet.appview.timeline import (
+    AuthorItemsCache,
+    MemoryAuthorItemsCache,
+    RedisAuthorItemsCache,
+    TimelineReader,
+)
+from sonet.identity.cache import MemoryCache
+from sonet.identity.did_resolver import DidResolver
+from sonet.lexicons import Lexicons
+from sonet.net import HttpClient, HttpClientConfig
+from sonet.storage.database import Database
+from sonet.xrpc.auth import AuthVerifiers
+from sonet.xrpc.responses import json_response
+from sonet.xrpc.router import XrpcRouter
+
+__all__ = ["CTX_KEY", "NAMESPACES", "build_appview_app", "create_appview", "run_appview"]
+
+log = logging.getLogger(__name__)
+
+NAMESPACES: Final = (
+    "sonet.appview.api.actor",
+    "sonet.appview.api.feed",
+    "sonet.appview.api.graph",
+    "sonet.appview.api.notification",
+    "sonet.appview.api.unspecced",
+)
+CTX_KEY = web.AppKey("appview_ctx", AppviewContext)
+
+
+async def create_appview(
+    config: AppviewConfig,
+    *,
+    db: Database | None = None,
+    search: SearchIndex | None = None,
+    open_search: bool = True,
+) -> AppviewContext:
+    """Open (and migrate) the index database and build the shared services. ``db`` and
+    ``search`` replace the configured ones (the caller then shares them, e.g. with an
+    indexer); ``open_search=False`` runs without a search index."""
+    database = db or Database.open(config.database, schema=config.database_schema)
+    await migrate_appview(database)
+    if search is None and open_search:
+        search = SearchIndex(config.search_dir)
+    http = HttpClient(HttpClientConfig(allow_private=config.allow_private_network))
+    dids = DidResolver(http, plc_url=config.plc_url, cache=MemoryCache())
+    auth = AuthVerifiers(service_dids=config.audiences, resolve_key=key_resolver(dids))
+    cache: AuthorItemsCache = MemoryAuthorItemsCache(config.timeline_cache_ttl)
+    redis: Redis | None = None
+    if config.redis_url:
+        redis = Redis.from_url(config.redis_url)
+        cache = RedisAuthorItemsCache(redis, config.timeline_cache_ttl)
+    urls = ImageUrls(config.public_url)
+    ctx = AppviewContext(
+        config=config,
+        db=database,
+        lexicons=Lexicons.bundled(),
+        auth=auth,
+        http=http,
+        did_resolver=dids,
+        image_urls=urls,
+        images=ImageService(http, dids, config.image_cache_dir),
+        timeline=TimelineReader(database, config.fanout_threshold, cache),
+        search=search,
+    )
+    if redis is not None:
+        ctx.services["redis"] = redis
+    return ctx
+
+
+def _did_document(ctx: AppviewContext) -> dict[str, Any]:
+    did = ctx.config.service_did
+    return {
+        "@context": ["https://www.w3.org/ns/did/v1"],
+        "id": did,
+        "service": [
+            {
+                "id": "#bsky_appview",
+                "type": "BskyAppView",
+                "serviceEndpoint": ctx.config.public_url,
+            },
+            {
+                "id": "#bsky_notif",
+                "type": "BskyNotificationService",
+                "serviceEndpoint": ctx.config.public_url,
+            },
+        ],
+    }
+
+
+def build_appview_app(ctx: AppviewContext, *, validate_output: bool = False) -> web.Application:
+    """The aiohttp application serving ``ctx`` (``/xrpc``, ``/img``, the DID document)."""
+    app = web.Application()
+    app[CTX_KEY] = ctx
+    router = XrpcRouter(ctx.lexicons, validate_output=validate_output)
+    for name in NAMESPACES:
+        importlib.import_module(name).register(router, ctx)
+    router.install(app)
+    ctx.images.install(app)
+
+    async def did_json(_request: web.Request) -> web.Response:
+        if not ctx.config.service_did.startswith("did:web:"):
+            raise web.HTTPNotFound()
+        return json_response(_did_document(ctx))
+
+    async def banner(_request: web.Request) -> web.Response:
+        return web.Response(text="Sonet AppView: the app.bsky API is served under /xrpc/.\n")
+
+    app.router.add_get("/.well-known/did.json", did_json)
+    app.router.add_get("/", banner)
+
+    async def on_cleanup(_app: web.Application) -> None:
+        await close_appview(ctx)
+
+    app.on_cleanup.append(on_cleanup)
+    return app
+
+
+async def close_appview(ctx: AppviewContext) -> None:
+    """Stop background services and release every resource."""
+    for name, service in list(ctx.services.items()):
+        stop = getattr(service, "stop", None) or getattr(service, "aclose", None)
+        if stop is not None:
+            try:
+                await stop()
+            except Exception:
+                log.exception("stopping %s failed", name)
+    ctx.services.clear()
+    if ctx.search is not None:
+        await ctx.search.close()
+    await ctx.did_resolver.close()
+    await ctx.http.close()
+    await ctx.db.close()
+
+
+async def _serve(config: AppviewConfig) -> None:
+    ctx = await create_appview(config)
+    runner = web.AppRunner(build_appview_app(ctx), access_log=None)
+    await runner.setup()
+    host = "127.0.0.1" if config.hostname in ("localhost", "127.0.0.1") else "0.0.0.0"
+    await web.TCPSite(runner, host, config.port).start()
+    print(f"Sonet AppView {config.service_did} at {config.public_url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def run_appview() -> None:
+    """Run the AppView read API alone (``sonet appview``) from ``SONET_APPVIEW_*`` settings."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(_serve(AppviewConfig.from_env(os.environ)))
