@@ -1,8 +1,9 @@
 """Accounts the relay has seen: host, statuses and last accepted commit, cached in memory.
 
-The ingesting process is the only writer, so its cache is authoritative: the last accepted rev of
-an account is updated in memory as each commit is accepted and written to the database in
-batches (:meth:`AccountDirectory.take_dirty`) together with the event log.
+The ingesting process is the only writer, so its cache is authoritative: the last accepted commit
+of an account is updated in memory as each commit is accepted, and checkpointed to the database
+from time to time (:meth:`AccountDirectory.take_dirty`); after a crash the relay re-reads what its
+event log holds beyond the last checkpoint.
 """
 
 from __future__ import annotations
@@ -12,17 +13,36 @@ from dataclasses import dataclass
 from typing import Final
 
 from sonet.relay.status import AccountStatus, account_is_active, public_account_status
+from sonet.repo.cid import CID, parse_cid
 from sonet.storage.database import Database
 from sonet.storage.relay_account_store import AccountRow, RelayAccountStore, RepoState
 from sonet.storage.relay_host_store import HostStore
 
-__all__ = ["Account", "AccountDirectory", "AccountNotFoundError"]
+__all__ = ["Account", "AccountDirectory", "AccountNotFoundError", "RepoHead", "account_from_row"]
 
 MAX_CACHED: Final = 200_000
 
 
 class AccountNotFoundError(LookupError):
     """No account with that DID is known to the relay."""
+
+
+@dataclass(frozen=True, slots=True)
+class RepoHead:
+    """The last accepted commit of an account: its rev, CID and MST root (``prevData`` next)."""
+
+    rev: str
+    commit: CID
+    data: CID
+
+    def state(self) -> RepoState:
+        """The stored (string) form."""
+        return RepoState(self.rev, self.commit.encode(), self.data.encode())
+
+    @classmethod
+    def from_state(cls, state: RepoState) -> RepoHead:
+        """Parse the stored form."""
+        return cls(state.rev, parse_cid(state.commit_cid), parse_cid(state.data_cid))
 
 
 @dataclass(slots=True)
@@ -34,7 +54,7 @@ class Account:
     host_id: int
     status: str
     upstream_status: str
-    repo: RepoState | None
+    repo: RepoHead | None
 
     @property
     def active(self) -> bool:
@@ -52,8 +72,10 @@ class Account:
         return self.public_status or AccountStatus.ACTIVE.value
 
 
-def _account(row: AccountRow) -> Account:
-    return Account(row.uid, row.did, row.host_id, row.status, row.upstream_status, row.repo)
+def account_from_row(row: AccountRow) -> Account:
+    """An account as stored."""
+    repo = RepoHead.from_state(row.repo) if row.repo is not None else None
+    return Account(row.uid, row.did, row.host_id, row.status, row.upstream_status, repo)
 
 
 class AccountDirectory:
@@ -65,7 +87,7 @@ class AccountDirectory:
         self.hosts = HostStore()
         self.max_cached = max_cached
         self._cache: OrderedDict[str, Account] = OrderedDict()
-        self._dirty: dict[str, tuple[int, RepoState]] = {}
+        self._dirty: dict[str, tuple[int, RepoHead]] = {}
 
     def _remember(self, account: Account) -> Account:
         self._cache[account.did] = account
@@ -87,7 +109,7 @@ class AccountDirectory:
             row = await self.store.get(conn, did)
         if row is None:
             return None
-        account = _account(row)
+        account = account_from_row(row)
         pending = self._dirty.get(did)
         if pending is not None:
             account.repo = pending[1]
@@ -110,7 +132,7 @@ class AccountDirectory:
             row = await self.store.insert(conn, did, host_id, status, AccountStatus.ACTIVE)
             if existing is None:
                 await self.hosts.add_accounts(conn, host_id, 1)
-        return self._remember(_account(row))
+        return self._remember(account_from_row(row))
 
     async def move(self, account: Account, host_id: int) -> None:
         """Record that ``account`` now lives on ``host_id``."""
@@ -132,16 +154,20 @@ class AccountDirectory:
             await self.store.set_upstream_status(conn, account.uid, status)
         account.upstream_status = status
 
-    def record_repo(self, account: Account, state: RepoState) -> None:
-        """Accept a new commit of ``account`` (persisted with the next batch)."""
-        account.repo = state
-        self._dirty[account.did] = (account.uid, state)
+    def record_repo(self, account: Account, head: RepoHead) -> None:
+        """Accept a new commit of ``account`` (persisted at the next checkpoint)."""
+        account.repo = head
+        self._dirty[account.did] = (account.uid, head)
 
-    def take_dirty(self) -> list[tuple[int, RepoState]]:
-        """The repo states accepted since the last call."""
-        dirty = list(self._dirty.values())
-        self._dirty.clear()
+    def take_dirty(self) -> dict[str, tuple[int, RepoHead]]:
+        """The heads accepted since the last call: ``{did: (uid, head)}``."""
+        dirty, self._dirty = self._dirty, {}
         return dirty
+
+    def restore_dirty(self, taken: dict[str, tuple[int, RepoHead]]) -> None:
+        """Put back heads that could not be persisted (newer ones recorded since win)."""
+        for did, item in taken.items():
+            self._dirty.setdefault(did, item)
 
     def forget(self, did: str) -> None:
         """Drop ``did`` from the cache (its row changed elsewhere)."""

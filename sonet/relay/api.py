@@ -14,7 +14,7 @@ from aiohttp import web
 from yarl import URL
 
 from sonet.lexicons import LexiconValidationError, parse_params
-from sonet.relay.accounts import Account
+from sonet.relay.accounts import Account, account_from_row
 from sonet.relay.identities import IdentityUnavailableError
 from sonet.relay.relay import Relay, RelayError
 from sonet.relay.status import AccountStatus
@@ -45,10 +45,12 @@ def _int_cursor(raw: object) -> int:
     raise InvalidRequestError("cursor must be a non-negative integer")
 
 
-def _host_view(host: HostRow) -> dict[str, Any]:
+def _host_view(relay: Relay, host: HostRow) -> dict[str, Any]:
+    subscription = relay.slurper.subscriptions.get(host.hostname)
+    seq = host.last_seq if subscription is None else subscription.context.processed_seq
     return {
         "hostname": host.hostname,
-        "seq": host.last_seq,
+        "seq": max(seq, host.last_seq),
         "accountCount": host.account_count,
         "status": host.status,
     }
@@ -74,7 +76,7 @@ def register(router: XrpcRouter, relay: Relay) -> None:
     async def list_hosts(ctx: HandlerContext[Any]) -> Mapping[str, Any]:
         limit = ctx.params["limit"]
         hosts = await relay.list_hosts(_int_cursor(ctx.params.get("cursor")), limit)
-        out: dict[str, Any] = {"hosts": [_host_view(h) for h in hosts]}
+        out: dict[str, Any] = {"hosts": [_host_view(relay, h) for h in hosts]}
         if len(hosts) >= limit:
             out["cursor"] = str(hosts[-1].id)
         return out
@@ -83,7 +85,7 @@ def register(router: XrpcRouter, relay: Relay) -> None:
         host = await relay.get_host(ctx.params["hostname"])
         if host is None:
             raise XRPCError(404, "HostNotFound", "host not found")
-        return _host_view(host)
+        return _host_view(relay, host)
 
     async def list_repos(ctx: HandlerContext[Any]) -> Mapping[str, Any]:
         limit = ctx.params["limit"]
@@ -93,15 +95,13 @@ def register(router: XrpcRouter, relay: Relay) -> None:
             )
         repos = []
         for row in rows:
-            account = relay.accounts.cached(row.did) or Account(
-                row.uid, row.did, row.host_id, row.status, row.upstream_status, row.repo
-            )
+            account = relay.accounts.cached(row.did) or account_from_row(row)
             repo = account.repo
             if repo is None:
                 continue
             view: dict[str, Any] = {
                 "did": account.did,
-                "head": repo.commit_cid,
+                "head": repo.commit.encode(),
                 "rev": repo.rev,
                 "active": account.active,
             }
@@ -132,7 +132,7 @@ def register(router: XrpcRouter, relay: Relay) -> None:
             raise XRPCError(403, error, message)
         if account.repo is None:
             raise XRPCError(404, "RepoNotSynchronized", "do not know current repo state")
-        return {"cid": account.repo.commit_cid, "rev": account.repo.rev}
+        return {"cid": account.repo.commit.encode(), "rev": account.repo.rev}
 
     async def get_repo(ctx: HandlerContext[Any]) -> web.StreamResponse:
         did = ctx.params["did"]

@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Final
 
-from sonet.relay.accounts import Account, AccountDirectory
+from sonet.relay.accounts import Account, AccountDirectory, RepoHead
 from sonet.relay.config import RelayConfig
 from sonet.relay.identities import AccountIdentity, IdentityDirectory, IdentityUnavailableError
 from sonet.relay.messages import (
@@ -43,7 +43,6 @@ from sonet.relay.verifier import DropReason, VerifyJob, VerifyOutcome
 from sonet.relay.verify_pool import VerifyPool
 from sonet.repo.cid import CID
 from sonet.repo.mst_proof import RepoOp
-from sonet.storage.relay_account_store import RepoState
 from sonet.sync.events import account_body, commit_body, identity_body, sync_body
 
 __all__ = ["HostContext", "Ingestor", "RejectedEvent"]
@@ -243,12 +242,10 @@ class Ingestor:
         for warning in outcome.warnings:
             self.stats.warn(host.hostname, warning, account.did)
         assert outcome.data_cid is not None
-        data_cid = CID(outcome.data_cid).encode()
+        data_cid = CID(outcome.data_cid)
         if isinstance(event, CommitEvent):
             self._check_prev_data(host, account, event, previous)
-            self.accounts.record_repo(
-                account, RepoState(event.rev, event.commit.encode(), data_cid)
-            )
+            self.accounts.record_repo(account, RepoHead(event.rev, event.commit, data_cid))
             body = commit_body(
                 seq=0,
                 repo=event.repo,
@@ -265,14 +262,13 @@ class Ingestor:
             self.stats.accepted[(host.hostname, "#commit")] += 1
             return
         assert outcome.commit_cid is not None
-        commit_cid = CID(outcome.commit_cid).encode()
-        self.accounts.record_repo(account, RepoState(event.rev, commit_cid, data_cid))
+        self.accounts.record_repo(account, RepoHead(event.rev, CID(outcome.commit_cid), data_cid))
         body = sync_body(seq=0, did=event.did, blocks=event.blocks, rev=event.rev, time=event.time)
         self.outbox.emit(account.did, "#sync", body)
         self.stats.accepted[(host.hostname, "#sync")] += 1
 
     def _check_prev_data(
-        self, host: HostContext, account: Account, event: CommitEvent, previous: RepoState | None
+        self, host: HostContext, account: Account, event: CommitEvent, previous: RepoHead | None
     ) -> None:
         """``prevData`` may only be missing on an account's first commit (strict mode); one
         that differs from the last accepted commit's data is let through and counted."""
@@ -282,7 +278,7 @@ class Ingestor:
             if not self.config.lenient_sync_validation:
                 raise RejectedEvent(DropReason.MISSING_PREV_DATA, "commit has no prevData")
             self.stats.warn(host.hostname, DropReason.MISSING_PREV_DATA.value, account.did)
-        elif event.prev_data.encode() != previous.data_cid:
+        elif event.prev_data != previous.data:
             self.stats.warn(host.hostname, PREV_DATA_MISMATCH, account.did)
 
     async def _apply_identity(

@@ -5,6 +5,8 @@ sequence number. Numbers are assigned in memory as events are accepted (one inge
 so they are gap-free); a single flusher commits whatever has accumulated as one batch (the event
 log, with the account and host state that goes with it) and only then hands the batch to the
 live consumers and to other relay processes, so nothing is ever served that is not persisted.
+Batches are at least ``linger`` seconds apart, so that at low rates each write to the log and to
+every consumer's socket carries several events rather than one.
 """
 
 from __future__ import annotations
@@ -47,11 +49,14 @@ class Outbox:
         *,
         publishers: Sequence[Publisher] = (),
         max_pending: int = MAX_PENDING,
+        linger: float = 0.0,
     ) -> None:
         self._commit = commit
         self.broadcaster = broadcaster
         self.publishers = list(publishers)
         self.max_pending = max_pending
+        self.linger = linger
+        self._last_flush = 0.0
         self._next = 1
         self._pending: list[SequencedEvent] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -99,6 +104,10 @@ class Outbox:
 
     async def _flush_loop(self) -> None:
         while self._pending:
+            wait = self._last_flush + self.linger - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last_flush = time.monotonic()
             batch, self._pending = self._pending, []
             self._room.set()
             while True:

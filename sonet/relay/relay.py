@@ -22,9 +22,9 @@ import aiohttp
 from sonet.identity.cache import MemoryCache
 from sonet.identity.did_resolver import DidResolver
 from sonet.net import HttpClient, HttpClientConfig, NetError, create_session
-from sonet.relay.accounts import Account, AccountDirectory, AccountNotFoundError
+from sonet.relay.accounts import Account, AccountDirectory, AccountNotFoundError, RepoHead
 from sonet.relay.config import RelayConfig, RelayMode
-from sonet.relay.event_log import DbEventLog, EventLog, open_event_log
+from sonet.relay.event_log import EventLog, open_event_log
 from sonet.relay.hostnames import HostAddress, HostnameError, is_trusted_hostname, parse_hostname
 from sonet.relay.identities import IdentityDirectory
 from sonet.relay.ingest import Ingestor
@@ -34,6 +34,7 @@ from sonet.relay.redis_fanout import RedisFeed
 from sonet.relay.slurper import Slurper
 from sonet.relay.stats import RelayStats
 from sonet.relay.status import AccountStatus, HostStatus
+from sonet.relay.verifier import repo_head_of
 from sonet.relay.verify_pool import VerifyPool
 from sonet.storage.database import Database
 from sonet.storage.migrations import Migration, migrate
@@ -41,6 +42,8 @@ from sonet.storage.relay_account_store import TABLES as ACCOUNT_TABLES
 from sonet.storage.relay_account_store import RelayAccountStore
 from sonet.storage.relay_host_store import TABLES as HOST_TABLES
 from sonet.storage.relay_host_store import HostRow, HostStore
+from sonet.storage.relay_meta_store import TABLES as META_TABLES
+from sonet.storage.relay_meta_store import RelayMetaStore
 from sonet.storage.sequencer_store import SequencedEvent
 from sonet.sync.broadcaster import Broadcaster
 from sonet.sync.events import account_body
@@ -59,8 +62,11 @@ log = logging.getLogger(__name__)
 
 COMPONENT: Final = "relay"
 MIGRATIONS: Final = [
-    Migration(1, "hosts, domain bans, accounts", tables=[*HOST_TABLES, *ACCOUNT_TABLES])
+    Migration(1, "hosts, domain bans, accounts", tables=[*HOST_TABLES, *ACCOUNT_TABLES]),
+    Migration(2, "event log checkpoint", tables=[*META_TABLES]),
 ]
+CHECKPOINT_KEY: Final = "checkpoint_seq"
+RECOVERY_PAGE: Final = 500
 TRIM_PERIOD: Final = 60.0
 HOST_CHECK_BYTES: Final = 64 * 1024
 RELAY_MARKER: Final = "atproto-relay"
@@ -121,7 +127,17 @@ class Relay:
             self.resolver, refresh_interval=config.identity_refresh_interval
         )
         self.pool = VerifyPool(config.verify_workers)
-        self.outbox = Outbox(self._commit, self.broadcaster, publishers=publishers or [])
+        self.meta = RelayMetaStore()
+        self.outbox = Outbox(
+            self._commit,
+            self.broadcaster,
+            publishers=publishers or [],
+            linger=config.outbox_linger,
+        )
+        self._unsaved_repos: dict[str, tuple[int, RepoHead]] = {}
+        self._unsaved_cursors: dict[int, int] = {}
+        self._unsaved_seq = 0
+        self._saved_seq = 0
         self.ingestor = Ingestor(
             config, self.accounts, self.identities, self.pool, self.outbox, self.stats
         )
@@ -146,12 +162,14 @@ class Relay:
         self.outbox.start(self.log.latest_seq)
         if self.config.mode is RelayMode.SERVE:
             return
+        await self._recover()
         await self.pool.start()
         async with self.db.read() as conn:
             active = await self.hosts.list_hosts(conn, limit=1_000_000, status=HostStatus.ACTIVE)
         for host in active:
             self.slurper.subscribe(host)
         self._tasks.append(asyncio.create_task(self._trim_loop()))
+        self._tasks.append(asyncio.create_task(self._checkpoint_loop()))
 
     async def close(self) -> None:
         """Stop following hosts, commit what is pending and release everything."""
@@ -161,8 +179,11 @@ class Relay:
                 await task
         await self.slurper.close()
         await self.outbox.close()
-        with contextlib.suppress(Exception):
-            await self._save_cursors()
+        if self.config.mode is RelayMode.FULL:
+            try:
+                await self.checkpoint()
+            except Exception:
+                log.exception("the final checkpoint failed")
         await self.pool.close()
         await self.log.close()
         if self._owns_resolver:
@@ -183,26 +204,93 @@ class Relay:
     # -- persistence -----------------------------------------------------------------------------
 
     async def _commit(self, batch: list[SequencedEvent]) -> None:
-        """Persist one outgoing batch with the account and host state that goes with it."""
+        """Append one outgoing batch to the log; the account and host state that goes with it
+        (taken now, before any ``await``) waits for the next checkpoint."""
         repos = self.accounts.take_dirty()
         cursors = self.slurper.cursors()
-        if isinstance(self.log, DbEventLog):
-            async with self.db.write() as conn:
-                await self.log.append_in(conn, batch)
-                await self.account_store.save_repos(conn, repos)
-                await self.hosts.save_cursors(conn, cursors)
-            return
-        await self.log.append(batch)
-        if repos or cursors:
-            async with self.db.write() as conn:
-                await self.account_store.save_repos(conn, repos)
-                await self.hosts.save_cursors(conn, cursors)
+        try:
+            await self.log.append(batch)
+        except BaseException:
+            self._keep_unsaved(repos, dict(cursors), into_dirty=True)
+            raise
+        self._keep_unsaved(repos, dict(cursors))
+        self._unsaved_seq = batch[-1].seq
 
-    async def _save_cursors(self) -> None:
-        cursors = self.slurper.cursors()
-        if cursors:
+    def _keep_unsaved(
+        self,
+        repos: dict[str, tuple[int, RepoHead]],
+        cursors: dict[int, int],
+        *,
+        into_dirty: bool = False,
+    ) -> None:
+        """Merge state into what awaits a checkpoint (or back into the account directory's
+        dirty set when its events did not reach the log), never overwriting newer values."""
+        if into_dirty:
+            self.accounts.restore_dirty(repos)
+            self.slurper.restore_cursors(cursors)
+            return
+        self._unsaved_repos.update(repos)
+        self._unsaved_cursors.update(cursors)
+
+    async def checkpoint(self) -> None:
+        """Write the account heads and host cursors of every logged event, and the log position
+        they reach (what :meth:`_recover` starts from after a crash)."""
+        repos, self._unsaved_repos = self._unsaved_repos, {}
+        cursors, self._unsaved_cursors = self._unsaved_cursors, {}
+        seq = self._unsaved_seq
+        if not repos and not cursors and seq == self._saved_seq:
+            return
+        try:
             async with self.db.write() as conn:
-                await self.hosts.save_cursors(conn, cursors)
+                await self.account_store.save_repos(
+                    conn, [(uid, head.state()) for uid, head in repos.values()]
+                )
+                await self.hosts.save_cursors(conn, list(cursors.items()))
+                await self.meta.put(conn, CHECKPOINT_KEY, seq)
+        except BaseException:
+            self._unsaved_repos = {**repos, **self._unsaved_repos}
+            self._unsaved_cursors = {**cursors, **self._unsaved_cursors}
+            raise
+        self._saved_seq = seq
+
+    async def _checkpoint_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.checkpoint_period)
+            try:
+                await self.checkpoint()
+            except Exception:
+                log.exception("checkpointing relay state failed")
+
+    async def _recover(self) -> None:
+        """Bring account heads up to date with events logged after the last checkpoint."""
+        async with self.db.read() as conn:
+            cursor = await self.meta.get(conn, CHECKPOINT_KEY) or 0
+        self._saved_seq = cursor
+        replayed = 0
+        while True:
+            page = await self.log.read_after(cursor, RECOVERY_PAGE)
+            if not page:
+                break
+            for event in page:
+                if event.kind in ("#commit", "#sync"):
+                    replayed += await self._recover_head(event.frame)
+            cursor = page[-1].seq
+        self._unsaved_repos.update(self.accounts.take_dirty())
+        self._unsaved_seq = self.log.latest_seq
+        if replayed:
+            log.info("recovered %d account heads from the event log", replayed)
+        await self.checkpoint()
+
+    async def _recover_head(self, frame: bytes) -> int:
+        found = repo_head_of(frame)
+        if found is None:
+            return 0
+        did, rev, commit, data = found
+        account = await self.accounts.get(did)
+        if account is None or (account.repo is not None and account.repo.rev >= rev):
+            return 0
+        self.accounts.record_repo(account, RepoHead(rev, commit, data))
+        return 1
 
     async def _set_host_status(self, host_id: int, status: HostStatus) -> None:
         async with self.db.write() as conn:

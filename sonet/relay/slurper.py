@@ -279,6 +279,11 @@ class Slurper:
                 found[s.context.id] = s.context.processed_seq
         return list(found.items())
 
+    def restore_cursors(self, cursors: dict[int, int]) -> None:
+        """Report ``cursors`` again at the next :meth:`cursors` call (they were not saved)."""
+        for host_id, seq in cursors.items():
+            self._ended.setdefault(host_id, seq)
+
     async def close(self) -> None:
         """Stop every subscription and close the session."""
         subscriptions = list(self.subscriptions.values())

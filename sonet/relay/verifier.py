@@ -41,6 +41,7 @@ __all__ = [
     "VerifyJob",
     "VerifyOutcome",
     "check_future_rev",
+    "repo_head_of",
     "verify_batch",
     "verify_commit_event",
     "verify_job",
@@ -243,3 +244,19 @@ def verify_job(job: VerifyJob) -> VerifyOutcome:
 def verify_batch(jobs: list[VerifyJob]) -> list[VerifyOutcome]:
     """Check a batch of jobs (the unit of work sent to a worker process)."""
     return [verify_job(job) for job in jobs]
+
+
+def repo_head_of(frame: bytes) -> tuple[str, str, CID, CID] | None:
+    """``(did, rev, commit CID, MST root)`` of a ``#commit`` or ``#sync`` frame already verified
+    (the relay re-reads its own event log after a crash); None for other frames."""
+    try:
+        event = parse_frame(frame)
+        if isinstance(event, CommitEvent):
+            commit, root, _ = _load_commit(event.blocks, MAX_COMMIT_BLOCKS, event.commit)
+            return event.repo, event.rev, root, commit.data
+        if isinstance(event, SyncEvent):
+            commit, root, _ = _load_commit(event.blocks, MAX_SYNC_BLOCKS, None)
+            return event.did, event.rev, root, commit.data
+    except (MalformedEventError, VerificationError):
+        return None
+    return None

@@ -5,9 +5,10 @@ https://atproto.com/specs/event-stream and https://atproto.com/specs/sync#fireho
 pass ``cursor`` to replay from the persisted log (a cursor ahead of the stream is a
 ``FutureCursor`` error; one older than the retention window gets an ``#info OutdatedCursor`` and
 starts at the oldest event), then follows the live stream. Recent events are kept once, already
-framed as WebSocket messages, in a shared window; each consumer's task writes whole runs of them
-to its socket in one call (and consumers at the same position share one joined buffer), so the
-cost of fan-out is a few writes per batch per consumer rather than one per event. A live consumer
+framed as WebSocket messages, in a shared window. Consumers that are caught up are written to
+directly when a batch is published (one joined buffer, one socket write each, no task switch);
+the others catch up in their own task, writing whole runs of frames per call. So fan-out costs
+one write per batch per consumer rather than one per event. A live consumer
 that falls more than ``max_lag`` events behind is sent ``ConsumerTooSlow`` and dropped; the
 bytes buffered for a consumer are bounded by a high-water mark, so slow consumers cost no
 unbounded memory.
@@ -72,6 +73,16 @@ class _TooSlow(Exception):
     pass
 
 
+@dataclass(eq=False)
+class _Waiting:
+    """A caught-up consumer parked until :meth:`Broadcaster.publish` cannot serve it directly."""
+
+    transport: asyncio.WriteTransport
+    pos: int
+    info: ConsumerInfo
+    wake: asyncio.Future[None]
+
+
 @dataclass
 class ConsumerInfo:
     """One connected consumer (for the admin API)."""
@@ -100,7 +111,7 @@ class Broadcaster:
         self._frames: deque[bytes] = deque()
         self._first = 1
         self._latest = 0
-        self._wakeup = asyncio.Event()
+        self._waiting: list[_Waiting] = []
         self._chunk: tuple[int, int, bytes] = (0, 0, b"")
         self._ids = itertools.count(1)
         self.consumers: dict[int, ConsumerInfo] = {}
@@ -118,7 +129,8 @@ class Broadcaster:
         self._first = latest + 1
 
     def publish(self, events: Sequence[SequencedEvent]) -> None:
-        """Add committed events (in order) and wake the consumers."""
+        """Add committed events (in order) and send them to the caught-up consumers."""
+        start = self._latest + 1
         for event in events:
             if event.seq <= self._latest:
                 continue
@@ -132,8 +144,25 @@ class Broadcaster:
         for _ in range(max(0, excess)):
             self._frames.popleft()
         self._first = self._latest - len(self._frames) + 1
-        self._wakeup.set()
-        self._wakeup = asyncio.Event()
+        if self._waiting and self._latest >= start:
+            self._serve_waiting()
+
+    def _serve_waiting(self) -> None:
+        """Write what was just published to every parked consumer that can take it now."""
+        waiting, self._waiting = self._waiting, []
+        for consumer in waiting:
+            transport = consumer.transport
+            if consumer.pos < self._first or consumer.pos > self._latest or transport.is_closing():
+                consumer.wake.set_result(None)
+                continue
+            data, end = self._chunk_from(consumer.pos)
+            transport.write(data)
+            consumer.info.events_sent += end - consumer.pos + 1
+            consumer.pos = end + 1
+            if end < self._latest or transport.get_write_buffer_size() > self.high_water:
+                consumer.wake.set_result(None)  # its task drains and catches up
+            else:
+                self._waiting.append(consumer)
 
     def _chunk_from(self, pos: int) -> tuple[bytes, int]:
         """Frames from ``pos`` on, joined (up to :data:`MAX_CHUNK` bytes), and the last seq."""
@@ -230,13 +259,26 @@ class Broadcaster:
                 continue
             live = True
             if pos > self._latest:
-                await self._wakeup.wait()
+                pos = await self._park(transport, pos, info)
+                await self._drain(transport, pos, live=True)
                 continue
             data, end = self._chunk_from(pos)
             transport.write(data)
             info.events_sent += end - pos + 1
             pos = end + 1
             await self._drain(transport, pos, live=True)
+
+    async def _park(self, transport: asyncio.WriteTransport, pos: int, info: ConsumerInfo) -> int:
+        """Wait, caught up, while :meth:`publish` writes to this consumer; returns its position
+        when it needs its task again (it fell behind, or its socket filled up)."""
+        waiting = _Waiting(transport, pos, info, asyncio.get_running_loop().create_future())
+        self._waiting.append(waiting)
+        try:
+            await waiting.wake
+        finally:
+            if waiting in self._waiting:
+                self._waiting.remove(waiting)
+        return waiting.pos
 
     async def _replay(self, transport: asyncio.WriteTransport, pos: int, info: ConsumerInfo) -> int:
         """Send a page of logged events from ``pos`` (a consumer catching up)."""

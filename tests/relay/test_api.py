@@ -29,6 +29,7 @@ async def test_hosts_and_repos(
     running = await crawled(relay_factory, pds)
     await commit_and_wait(running, pds, alice)
     await commit_and_wait(running, pds, bob)
+    await running.relay.checkpoint()  # accounts' heads and hosts' cursors are saved
     client = running.client
 
     resp = await client.get("/xrpc/com.atproto.sync.listHosts")

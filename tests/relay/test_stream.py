@@ -121,3 +121,37 @@ async def test_restart_resumes_upstream_and_downstream_cursors(
     revs = [b["rev"] for b in consumer.messages()]
     assert revs == sorted(revs) and len(set(revs)) == 3
     assert second.dropped(pds.hostname) == {}
+
+
+async def test_crash_after_logging_does_not_duplicate_events(
+    relay_factory: RelayFactory, pds: FakePds, accounts: PlcAccounts
+) -> None:
+    alice = await accounts.create(pds.url, "alice.test", records=2)
+    first = await relay_factory(checkpoint_period=3600.0)
+    await first.crawl(pds.hostname)
+    await pds.wait_connected()
+    async with consume(first.url) as consumer:
+        await pds.emit(lambda seq: alice.commit(seq))
+        await consumer.wait_for(1)
+        await first.relay.checkpoint()  # the last checkpoint before the crash
+        for _ in range(2):
+            await pds.emit(lambda seq: alice.commit(seq))
+        await consumer.wait_for(3)
+
+    async def crashed() -> None:  # the process dies: no final checkpoint
+        return None
+
+    first.relay.checkpoint = crashed  # type: ignore[method-assign]
+    await stop_relay(first)
+    schema = first.relay.config.database_schema
+    second = await relay_factory(data_dir=first.relay.config.data_dir, database_schema=schema)
+    await pds.wait_connected()
+    async with consume(second.url, cursor=0) as consumer:
+        await pds.emit(lambda seq: alice.commit(seq))
+        await consumer.wait_for(4)
+        subscription = second.relay.slurper.subscriptions[pds.hostname]
+        await eventually(lambda: subscription.context.processed_seq == pds.seq)
+        await second.relay.outbox.drain()
+    assert pds.connects == [None, 1]  # the host replays what the checkpoint did not cover
+    assert [b["seq"] for b in consumer.messages()] == [1, 2, 3, 4]
+    assert second.dropped(pds.hostname) == {"rev-out-of-order": 2}

@@ -1,0 +1,627 @@
+"""The relay: verified commits/s re-streamed to 50 subscribers, PDS-to-subscriber latency at a
+fixed rate, and memory over a long run.
+
+Run: ``python bench/bench_relay.py [--runs 3] [--soak SECONDS] [--workers N]``.
+
+Four kinds of processes share the machine's 2 cores:
+
+- synthetic PDS hosts (one process, ``--hosts`` aiohttp servers on loopback) streaming
+  pre-generated ``#commit`` frames of ``--accounts`` accounts (real K-256 signatures, real sync
+  1.1 proofs against repos of ``--records`` records each); the same process serves the accounts'
+  DID documents as a PLC directory;
+- the relay (``sonet relay``'s code: SQLite state, on-disk event log, ``--workers`` verification
+  processes), which crawls every host;
+- 50 subscribers (one process): one decodes every frame (seq continuity, latency), the other 49
+  read raw bytes only, so that their own cost stays small; each must receive exactly the same
+  number of bytes as the decoding one (the relay sends every subscriber the same frames).
+
+Frames are generated once (2 processes, cached in ``$TMPDIR/sonet-bench-relay``). Each commit's
+rev is a TID whose timestamp encodes its slot in the schedule, so the decoding subscriber knows
+when the PDS was due to send it: latency = received - scheduled. In throughput runs the hosts
+send as fast as the relay takes them (TCP back-pressure) and the rate is measured at the
+subscribers after every account's first commit (DID resolution, account creation) has passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import heapq
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import struct
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from functools import partial
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import cbrrr
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sonet.crypto import generate_keypair
+from sonet.relay.app import build_relay_app, close_relay, create_relay
+from sonet.relay.config import RelayConfig
+from sonet.syntax.tid import parse_tid, tid_from
+from tests.identity.fixtures import plc_style_doc
+from tests.relay.synthetic import SyntheticAccount, random_plc_did
+
+SUBSCRIBERS = 50
+GEN_SPACING_US = 100
+"""Rev timestamps are this far apart per slot (slot = (timestamp - t0) / spacing)."""
+_RECORD = struct.Struct("<QI")
+SUBSCRIBE = "/xrpc/com.atproto.sync.subscribeRepos"
+ADMIN = ("admin", "bench")
+
+
+# -- generation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    hosts: int
+    accounts: int
+    commits: int
+    records: int
+
+    def directory(self) -> Path:
+        name = f"h{self.hosts}-a{self.accounts}-c{self.commits}-r{self.records}"
+        return Path(tempfile.gettempdir()) / "sonet-bench-relay" / name
+
+
+def _generate_part(args: tuple[Plan, list[int], int, str]) -> list[tuple[str, str, int]]:
+    """Build the commits of some accounts; writes ``part<worker>-host<h>.frames`` files."""
+    plan, indexes, t0_us, out = args
+    directory = Path(out)
+    files = {
+        h: open(directory / f"part{indexes[0]}-host{h}.frames", "wb")  # noqa: SIM115
+        for h in range(plan.hosts)
+    }
+    docs: list[tuple[str, str, int]] = []
+    per_account = plan.commits // plan.accounts
+    accounts = []
+    for index in indexes:
+        key = generate_keypair("k256")
+        account = SyntheticAccount(random_plc_did(), key, plan.records)
+        accounts.append((index, account))
+        docs.append((account.did, key.public_key().multibase(), index % plan.hosts))
+    clock = os.getpid() % 1000
+    for round_ in range(per_account):  # slot = round * accounts + index: increasing per host
+        for index, account in accounts:
+            slot = round_ * plan.accounts + index
+            rev = tid_from(t0_us + slot * GEN_SPACING_US, clock)
+            frame = account.commit(slot + 1, rev=rev)
+            files[index % plan.hosts].write(_RECORD.pack(slot, len(frame)) + frame)
+    for f in files.values():
+        f.close()
+    return docs
+
+
+def _read_records(path: Path) -> Iterator[tuple[int, bytes]]:
+    with open(path, "rb") as f:
+        while header := f.read(_RECORD.size):
+            slot, size = _RECORD.unpack(header)
+            yield slot, f.read(size)
+
+
+def generate(plan: Plan) -> Path:
+    """Generate (or reuse) the frames of ``plan``; returns their directory."""
+    directory = plan.directory()
+    if (directory / "meta.json").exists():
+        return directory
+    directory.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    span = (plan.commits + plan.accounts) * GEN_SPACING_US
+    t0_us = time.time_ns() // 1000 - span - 60_000_000  # every rev is in the past
+    parts = [list(range(i, plan.accounts, 2)) for i in range(2)]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        results = pool.map(_generate_part, [(plan, p, t0_us, str(directory)) for p in parts])
+    for h in range(plan.hosts):
+        sources = [_read_records(directory / f"part{p[0]}-host{h}.frames") for p in parts]
+        with open(directory / f"host{h}.frames", "wb") as out:
+            for slot, frame in heapq.merge(*sources, key=lambda record: record[0]):
+                out.write(_RECORD.pack(slot, len(frame)) + frame)
+        for p in parts:
+            (directory / f"part{p[0]}-host{h}.frames").unlink()
+    docs = [doc for part in results for doc in part]
+    (directory / "docs.json").write_text(json.dumps(docs))
+    meta = {"plan": asdict(plan), "t0_us": t0_us}
+    (directory / "meta.json").write_text(json.dumps(meta))
+    took = time.perf_counter() - started
+    print(f"generated {plan.commits:,} commits in {took:.0f} s ({plan.commits / took:,.0f}/s)")
+    return directory
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+# -- synthetic PDS hosts and PLC directory ------------------------------------------------------
+
+
+class Host:
+    """One synthetic PDS streaming its frames file on schedule (or as fast as it can)."""
+
+    def __init__(self, path: Path, port: int) -> None:
+        self.path = path
+        self.port = port
+        self.connected = asyncio.Event()
+        self.start_at = 0.0
+        self.rate: float | None = None
+        self.go = asyncio.Event()
+        self.sent = 0
+        self.max_behind = 0.0
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/xrpc/com.atproto.server.describeServer", self.describe)
+        app.router.add_get(SUBSCRIBE, self.subscribe)
+        return app
+
+    async def describe(self, _request: web.Request) -> web.Response:
+        return web.json_response({"did": "did:web:localhost", "availableUserDomains": [".test"]})
+
+    async def subscribe(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=False)
+        await ws.prepare(request)
+        self.connected.set()
+        await self.go.wait()
+        cursor = int(request.query.get("cursor", "0"))
+        for slot, frame in _read_records(self.path):
+            if slot + 1 <= cursor:
+                continue
+            if self.rate is not None:
+                due = self.start_at + slot / self.rate
+                delay = due - time.time()
+                if delay > 0.001:
+                    await asyncio.sleep(delay)
+                else:
+                    self.max_behind = max(self.max_behind, -delay)
+            await ws.send_bytes(frame)
+            self.sent += 1
+            if self.sent % 64 == 0:
+                await asyncio.sleep(0)
+        await ws.receive()  # keep the connection open until the relay leaves
+        return ws
+
+
+def serve_hosts(directory: Path, ports: list[int], plc_port: int, conn: Connection) -> None:
+    """Child process: the PLC directory and every host."""
+
+    async def main() -> None:
+        docs = json.loads((directory / "docs.json").read_text())
+        documents: dict[str, bytes] = {}
+        for did, multibase, host in docs:
+            doc = plc_style_doc(did, None, f"http://localhost:{ports[host]}")
+            doc["verificationMethod"][0]["publicKeyMultibase"] = multibase
+            documents[did] = json.dumps(doc).encode()
+
+        async def resolve(request: web.Request) -> web.Response:
+            body = documents.get(request.match_info["did"])
+            if body is None:
+                return web.Response(status=404)
+            return web.Response(body=body, content_type="application/json")
+
+        plc = web.Application()
+        plc.router.add_get("/{did}", resolve)
+        hosts = [Host(directory / f"host{h}.frames", port) for h, port in enumerate(ports)]
+        runners = []
+        for app, port in [(plc, plc_port), *[(h.app(), h.port) for h in hosts]]:
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            runners.append(runner)
+        conn.send("ready")
+        loop = asyncio.get_running_loop()
+        start_at, rate = await loop.run_in_executor(None, conn.recv)
+        for host in hosts:
+            host.start_at, host.rate = start_at, rate
+            host.go.set()
+        await loop.run_in_executor(None, conn.recv)  # stop
+        conn.send(
+            {
+                "sent": sum(h.sent for h in hosts),
+                "max_behind_ms": max(h.max_behind for h in hosts) * 1e3,
+            }
+        )
+        for runner in runners:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+# -- the relay -----------------------------------------------------------------------------------
+
+
+def serve_relay(config: RelayConfig, conn: Connection, profile: str | None = None) -> None:
+    """Child process: a relay on ``config.port`` (profiled into ``profile`` if given)."""
+
+    async def main() -> None:
+        relay = await create_relay(config)
+        runner = web.AppRunner(build_relay_app(relay), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", config.port).start()
+        conn.send("ready")
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        stats = {
+            "accepted": sum(relay.stats.accepted.values()),
+            "dropped": dict(relay.stats.dropped.most_common(5)),
+            "batches": relay.outbox.batches,
+            "verify_batches": relay.pool.batches,
+            "slow_dropped": relay.broadcaster.dropped_slow,
+        }
+        conn.send(stats)
+        await runner.cleanup()
+        await close_relay(relay)
+
+    if profile is None:
+        asyncio.run(main())
+        return
+    import cProfile
+
+    cProfile.runctx("asyncio.run(main())", globals(), {"main": main, "asyncio": asyncio}, profile)
+
+
+# -- subscribers ---------------------------------------------------------------------------------
+
+
+class Subscriber(asyncio.Protocol):
+    """A raw WebSocket client: counts bytes, and (if ``decode``) parses every frame."""
+
+    def __init__(self, decode: bool, t0_us: int, clock: dict[str, float]) -> None:
+        self.decode = decode
+        self.t0_us = t0_us
+        self.clock = clock
+        self.upgraded = False
+        self.pending = bytearray()
+        self.bytes = 0
+        self.messages = 0
+        self.last_seq = 0
+        self.gaps = 0
+        self.received: list[tuple[float, float]] = []  # (received, latency)
+        self.ready = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        key = base64.b64encode(os.urandom(16)).decode()
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(
+            (
+                f"GET {SUBSCRIBE} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+
+    def data_received(self, data: bytes) -> None:
+        if not self.upgraded:
+            self.pending += data
+            end = self.pending.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            assert b" 101 " in self.pending[:end]
+            data = bytes(self.pending[end + 4 :])
+            self.pending = bytearray()
+            self.upgraded = True
+            self.ready.set()
+        self.bytes += len(data)
+        if self.decode:
+            self.pending += data
+            self._parse()
+
+    def _parse(self) -> None:
+        buf = self.pending
+        pos = 0
+        now = time.time()
+        start_at, rate = self.clock["start_at"], self.clock["rate"]
+        while len(buf) - pos >= 2:
+            opcode = buf[pos] & 0x0F
+            size = buf[pos + 1] & 0x7F
+            head = 2
+            if size == 126:
+                if len(buf) - pos < 4:
+                    break
+                size = int.from_bytes(buf[pos + 2 : pos + 4], "big")
+                head = 4
+            elif size == 127:
+                if len(buf) - pos < 10:
+                    break
+                size = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                head = 10
+            if len(buf) - pos < head + size:
+                break
+            payload = bytes(buf[pos + head : pos + head + size])
+            pos += head + size
+            if opcode != 0x2:  # a ping or a close
+                continue
+            items: list[Any] = list(cbrrr.decode_multi_dag_cbor_in_violation_of_the_spec(payload))
+            body: dict[str, Any] = items[1]
+            self.messages += 1
+            if body["seq"] != self.last_seq + 1:
+                self.gaps += 1
+            self.last_seq = body["seq"]
+            slot = (parse_tid(body["rev"])[0] - self.t0_us) // GEN_SPACING_US
+            due = start_at + slot / rate if rate else now
+            self.received.append((now, now - due))
+        del buf[:pos]
+
+
+def _same(subscriber: Subscriber) -> Subscriber:
+    return subscriber
+
+
+def run_subscribers(port: int, t0_us: int, conn: Connection) -> None:
+    """Child process: the 50 subscribers."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        clock = {"start_at": 0.0, "rate": 0.0}
+        subscribers = [Subscriber(i == 0, t0_us, clock) for i in range(SUBSCRIBERS)]
+        for subscriber in subscribers:
+            await loop.create_connection(partial(_same, subscriber), "127.0.0.1", port)
+            await subscriber.ready.wait()
+        conn.send("ready")
+        start_at, rate, expected, deadline = await loop.run_in_executor(None, conn.recv)
+        clock["start_at"], clock["rate"] = start_at, rate or 0.0
+        measuring = subscribers[0]
+        while measuring.messages < expected and time.time() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # let the other subscribers read the last frames
+        conn.send(
+            {
+                "messages": measuring.messages,
+                "gaps": measuring.gaps,
+                "received": measuring.received,
+                "bytes": [s.bytes for s in subscribers],
+            }
+        )
+
+    asyncio.run(main())
+
+
+# -- measuring -----------------------------------------------------------------------------------
+
+
+def process_tree_rss(pid: int) -> float:
+    """RSS (MiB) of ``pid`` and its descendants."""
+    total = 0
+    for member in _descendants(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def _descendants(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    tree = {pid}
+    changed = True
+    while changed:
+        changed = False
+        for child, parent in parents.items():
+            if parent in tree and child not in tree:
+                tree.add(child)
+                changed = True
+    return tree
+
+
+def cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of ``pid`` and each of its descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for member in _descendants(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[member] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+@dataclass
+class RunResult:
+    rate: float | None
+    delivered: int
+    seconds: float
+    throughput: float
+    p50_ms: float
+    p99_ms: float
+    rss: list[tuple[float, float]]
+    complete: bool
+    relay_cpu: float
+    workers_cpu: float
+    details: dict[str, Any]
+
+
+async def _crawl(relay_port: int, host_ports: list[int]) -> None:
+    headers = {"Authorization": aiohttp.encode_basic_auth(*ADMIN)}
+    async with aiohttp.ClientSession() as session:
+        for port in host_ports:
+            async with session.post(
+                f"http://127.0.0.1:{relay_port}/admin/pds/requestCrawl",
+                json={"hostname": f"localhost:{port}"},
+                headers=headers,
+            ) as resp:
+                assert resp.status == 200, await resp.text()
+
+
+def run_once(
+    directory: Path, rate: float | None, workers: int, sample_every: float = 5.0
+) -> RunResult:
+    """One run: fresh relay, all hosts, 50 subscribers; ``rate`` None means as fast as possible."""
+    meta = json.loads((directory / "meta.json").read_text())
+    plan = Plan(**meta["plan"])
+    context = multiprocessing.get_context("spawn")
+    relay_port, plc_port, *host_ports = free_ports(2 + plan.hosts)
+    data_dir = Path(tempfile.mkdtemp(prefix="sonet-bench-relay-data-"))
+    config = RelayConfig(
+        port=relay_port,
+        data_dir=data_dir,
+        plc_url=f"http://localhost:{plc_port}",
+        admin_password=ADMIN[1],
+        allow_private_hosts=True,
+        trusted_domains=("*",),
+        verify_workers=workers,
+        check_new_hosts=True,
+    )
+    hosts_end, hosts_child = context.Pipe()
+    relay_end, relay_child = context.Pipe()
+    subs_end, subs_child = context.Pipe()
+    hosts = context.Process(target=serve_hosts, args=(directory, host_ports, plc_port, hosts_child))
+    profile = os.environ.get("SONET_BENCH_PROFILE")
+    relay = context.Process(target=serve_relay, args=(config, relay_child, profile))
+    hosts.start()
+    relay.start()
+    assert hosts_end.recv() == "ready" and relay_end.recv() == "ready"
+    assert relay.pid is not None
+    asyncio.run(_crawl(relay_port, host_ports))
+    subscribers = context.Process(
+        target=run_subscribers, args=(relay_port, meta["t0_us"], subs_child)
+    )
+    subscribers.start()
+    assert subs_end.recv() == "ready"
+    time.sleep(1.0)  # let the relay settle on every host connection
+    expected = plan.commits // plan.accounts * plan.accounts
+    start_at = time.time() + 0.5
+    duration = expected / rate if rate else 600.0
+    deadline = start_at + duration + 120
+    hosts_end.send((start_at, rate))
+    subs_end.send((start_at, rate, expected, deadline))
+    cpu_before = cpu_seconds(relay.pid)
+    rss: list[tuple[float, float]] = []
+    while not subs_end.poll(sample_every):
+        rss.append((time.time() - start_at, process_tree_rss(relay.pid)))
+    consumed = subs_end.recv()
+    cpu_after = cpu_seconds(relay.pid)
+    relay_cpu = cpu_after[relay.pid] - cpu_before.get(relay.pid, 0.0)
+    workers_cpu = sum(
+        used - cpu_before.get(pid, 0.0) for pid, used in cpu_after.items() if pid != relay.pid
+    )
+    relay_end.send("stop")
+    relay_stats = relay_end.recv()
+    hosts_end.send("stop")
+    host_stats = hosts_end.recv()
+    for process in (subscribers, relay, hosts):
+        process.join(30)
+    received = consumed["received"]
+    warm = received[plan.accounts :]  # after every account's first commit
+    span = warm[-1][0] - warm[0][0] if len(warm) > 1 else 0.0
+    throughput = (len(warm) - 1) / span if span > 0 else 0.0
+    latencies = sorted(latency for _, latency in warm)
+    qs = statistics.quantiles(latencies, n=100) if len(latencies) > 2 else [0.0] * 99
+    byte_counts = consumed["bytes"]
+    complete = (
+        consumed["messages"] == expected and consumed["gaps"] == 0 and len(set(byte_counts)) == 1
+    )
+    return RunResult(
+        rate=rate,
+        delivered=consumed["messages"],
+        seconds=received[-1][0] - start_at if received else 0.0,
+        throughput=throughput,
+        p50_ms=qs[49] * 1e3,
+        p99_ms=qs[98] * 1e3,
+        rss=rss,
+        complete=complete,
+        relay_cpu=relay_cpu,
+        workers_cpu=workers_cpu,
+        details={"relay": relay_stats, "hosts": host_stats, "bytes": sorted(set(byte_counts))},
+    )
+
+
+def describe(result: RunResult) -> str:
+    mode = f"{result.rate:,.0f}/s scheduled" if result.rate else "max rate"
+    rss = [r for _, r in result.rss]
+    rss_text = f"RSS {rss[0]:,.0f} -> {max(rss):,.0f} -> {rss[-1]:,.0f} MiB" if rss else ""
+    return (
+        f"[{mode}] delivered {result.delivered:,} to {SUBSCRIBERS} subscribers in "
+        f"{result.seconds:,.1f} s; steady {result.throughput:,.0f} commits/s; "
+        f"latency p50 {result.p50_ms:,.1f} ms p99 {result.p99_ms:,.1f} ms; "
+        f"relay CPU per commit: main {result.relay_cpu / max(result.delivered, 1) * 1e6:,.0f} us"
+        f" + workers {result.workers_cpu / max(result.delivered, 1) * 1e6:,.0f} us; "
+        f"{rss_text}; complete={result.complete}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--hosts", type=int, default=10)
+    parser.add_argument("--accounts", type=int, default=1_000)
+    parser.add_argument("--records", type=int, default=200)
+    parser.add_argument("--commits", type=int, default=100_000)
+    parser.add_argument("--rate", type=float, default=1_000.0)
+    parser.add_argument("--latency-seconds", type=float, default=30.0)
+    parser.add_argument("--soak", type=float, default=0.0, help="seconds of the memory run")
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+
+    plan = Plan(args.hosts, args.accounts, args.commits, args.records)
+    directory = generate(plan)
+    throughputs = []
+    for _ in range(args.runs):
+        result = run_once(directory, None, args.workers)
+        print(describe(result), flush=True)
+        print(f"  {result.details}", flush=True)
+        throughputs.append(result.throughput)
+    if throughputs:
+        print(
+            f"median verified commits/s to {SUBSCRIBERS} subscribers: {statistics.median(throughputs):,.0f}"
+        )
+
+    latency_plan = Plan(
+        args.hosts,
+        args.accounts,
+        max(args.accounts, int(args.rate * args.latency_seconds)),
+        args.records,
+    )
+    latency_dir = generate(latency_plan)
+    p50s, p99s = [], []
+    for _ in range(args.runs):
+        result = run_once(latency_dir, args.rate, args.workers)
+        print(describe(result), flush=True)
+        print(f"  {result.details}", flush=True)
+        p50s.append(result.p50_ms)
+        p99s.append(result.p99_ms)
+    if p50s:
+        print(
+            f"median latency at {args.rate:,.0f}/s: p50 {statistics.median(p50s):,.1f} ms, "
+            f"p99 {statistics.median(p99s):,.1f} ms"
+        )
+
+    if args.soak > 0:
+        soak_plan = Plan(args.hosts, args.accounts, int(args.rate * args.soak), args.records)
+        soak_dir = generate(soak_plan)
+        result = run_once(soak_dir, args.rate, args.workers, sample_every=30.0)
+        print(describe(result), flush=True)
+        print("  RSS over time (s, MiB): " + ", ".join(f"{t:.0f}:{r:.0f}" for t, r in result.rss))
+
+
+if __name__ == "__main__":
+    main()
