@@ -17,6 +17,7 @@ import asyncio
 import bisect
 import random
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -229,12 +230,20 @@ async def main() -> None:
         print(f"overall: {total / (follows_s + activity_s):,.0f} events/s")
         print(f"timeline rows pushed: {indexer.stats['timeline_rows']:,}")
         print(f"peak RSS: {max_rss_mib():,.0f} MiB")
+        search_size = dir_size(tmp / "search") if search is not None else 0
         if args.database is None:
-            size = dir_size(tmp)
+            await db.close()
+            with sqlite3.connect(tmp / "appview.sqlite") as sq:
+                sq.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            size = dir_size(tmp) - search_size
             print(
-                f"database: {size / 2**20:,.1f} MiB; per million posts "
-                f"(with this run's likes/follows/reposts mix): "
-                f"{size / args.posts * 1e6 / 2**30:,.2f} GiB"
+                f"database: {size / 2**20:,.1f} MiB; per million posts (with this run's "
+                f"likes/follows/reposts mix): {size / args.posts * 1e6 / 2**30:,.2f} GiB"
+            )
+        if search is not None:
+            print(
+                f"search index: {search_size / 2**20:,.1f} MiB; per million posts: "
+                f"{search_size / args.posts * 1e6 / 2**30:,.2f} GiB"
             )
     finally:
         await db.close()

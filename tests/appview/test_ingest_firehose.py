@@ -21,6 +21,7 @@ from sonet.appview.ingest.handles import HandleRefresher, verified_handle_or_non
 from sonet.appview.ingest.indexer import Indexer
 from sonet.appview.ingest.pipeline import IngestPipeline
 from sonet.appview.ingest.repo_fetch import RepoFetcher
+from sonet.appview.ingest.service import IngestConfig, IngestService
 from sonet.appview.schema import migrate_appview
 from sonet.appview.search.index import SearchIndex
 from sonet.appview.search.query import search_actors, search_posts
@@ -384,3 +385,33 @@ async def test_forged_commits_are_rejected(world: World) -> None:
     assert decoded.event is None and decoded.problems
     assert pipeline.decoder.stats["rejected_events"] == 1
     await search.close()
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["as-relay", "verified"])
+async def test_ingest_service(world: World, trusted: bool) -> None:
+    w = world
+    uris = await build_network(w)
+    url = w.pds.ctx.config.public_url
+    search = SearchIndex(w.tmp / "service-search", commit_interval=0.05)
+    config = IngestConfig(
+        relay_urls=[url] if trusted else [],
+        pds_urls=[] if trusted else [url],
+        start_cursor=0,
+    )
+    service = IngestService(
+        w.db, config, http=w.http, dids=w.resolver(), handles=w.handles(), search=search
+    )
+    await service.start()
+    try:
+        for _ in range(500):
+            if await counts(w.db, uris["post"]) == (2, 1, 1, 1):
+                break
+            await asyncio.sleep(0.02)
+        await check_network(w.db, w, uris)
+        await service.handles.drain()
+        assert await scalar(w.db, "SELECT handle FROM actor WHERE did = :d", d=w.dids["alice"]) == (
+            "alice.test"
+        )
+    finally:
+        await service.stop()
+        await search.close()

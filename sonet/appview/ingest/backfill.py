@@ -184,3 +184,9 @@ class Backfiller:
         """Wait for the background resyncs in flight."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Abandon the resyncs in flight (they are repeated by the next ``#sync``)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await self.wait_resyncs()

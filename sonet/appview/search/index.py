@@ -10,6 +10,7 @@ in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Mapping
@@ -101,6 +102,7 @@ class SearchIndex:
         self.commit_interval = commit_interval
         self._lock = asyncio.Lock()
         self._dirty = False
+        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def apply(
@@ -128,7 +130,8 @@ class SearchIndex:
             self._task = asyncio.create_task(self._commit_later())
 
     async def _commit_later(self) -> None:
-        await asyncio.sleep(self.commit_interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.commit_interval)
         try:
             await self.commit()
         except Exception:
@@ -149,9 +152,10 @@ class SearchIndex:
         self.actors.reload()
 
     async def close(self) -> None:
-        """Commit pending changes and stop the background commits."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        """Commit pending changes and stop the background commits (a commit in progress is
+        waited for, never abandoned: its writer thread would outlive it)."""
+        self._wake.set()
+        if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
         await self.commit()
         async with self._lock:
