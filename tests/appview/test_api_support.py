@@ -124,9 +124,41 @@ class World:
         await self.indexer.search.refresh_actors({acct.did})  # type: ignore[union-attr]
         return acct
 
+    async def new_accounts(self, *names: str) -> list[Account]:
+        """Several new accounts."""
+        return [await self.account(name) for name in names]
+
     async def apply(self, *events: IndexEvent) -> None:
         await self.indexer.apply(list(events))
         await self.search.commit()
+
+    def build(
+        self,
+        who: Account,
+        collection: str,
+        value: dict[str, Any],
+        rkey: str | None = None,
+        *,
+        update: bool = False,
+    ) -> RecordWrite:
+        """A record written by ``who`` (``$type`` and ``createdAt`` filled in), not indexed."""
+        value = {"$type": collection, "createdAt": NOW, **value}
+        cid, data = cbor.encode_with_cid(value)
+        return RecordWrite(
+            "update" if update else "create",
+            who.did,
+            collection,
+            rkey or next_tid(),
+            cid.encode(),
+            data,
+            cbor.decode(data),
+        )
+
+    async def commit(self, *records: RecordWrite) -> None:
+        """Index records in one batch (one commit per record, in order)."""
+        await self.apply(
+            *(CommitItem(None, r.did, next_tid(), "bafycommit", NOW, [r]) for r in records)
+        )
 
     async def write(
         self,
@@ -137,19 +169,9 @@ class World:
         *,
         update: bool = False,
     ) -> RecordWrite:
-        """Index one record written by ``who`` (``$type`` and ``createdAt`` filled in)."""
-        value = {"$type": collection, "createdAt": NOW, **value}
-        cid, data = cbor.encode_with_cid(value)
-        rec = RecordWrite(
-            "update" if update else "create",
-            who.did,
-            collection,
-            rkey or next_tid(),
-            cid.encode(),
-            data,
-            cbor.decode(data),
-        )
-        await self.apply(CommitItem(None, who.did, next_tid(), "bafycommit", NOW, [rec]))
+        """Index one record written by ``who`` (see :meth:`build`)."""
+        rec = self.build(who, collection, value, rkey, update=update)
+        await self.commit(rec)
         return rec
 
     async def delete(self, rec: RecordWrite) -> None:
@@ -235,8 +257,8 @@ def ref(rec: RecordWrite) -> dict[str, str]:
     return {"uri": rec.uri, "cid": rec.cid}
 
 
-@pytest.fixture
-async def plc_url(tmp_path: Path) -> AsyncIterator[str]:
+@pytest.fixture(name="plc_url")
+async def fixture_plc_url(tmp_path: Path) -> AsyncIterator[str]:
     """A real Sonet PLC directory on loopback."""
     db = Database.open(sqlite_url(tmp_path / "plc.sqlite"))
     await migrate_plc(db)
@@ -295,8 +317,8 @@ async def start_world(
             await client.close()
 
 
-@pytest.fixture
-async def world(database: Database, tmp_path: Path, plc_url: str) -> AsyncIterator[World]:
+@pytest.fixture(name="world")
+async def fixture_world(database: Database, tmp_path: Path, plc_url: str) -> AsyncIterator[World]:
     """An AppView on SQLite and on PostgreSQL (the ``database`` fixture's parameters)."""
     async for w in start_world(database, tmp_path, plc_url):
         yield w

@@ -50,6 +50,8 @@ class ViewerAuth:
         service = self._service
 
         async def verify(ctx: HandlerContext[Any]) -> str:
+            if not ctx.request.headers.get("Authorization"):
+                raise AuthRequiredError(None, "AuthMissing")
             return (await service(ctx)).did
 
         return verify

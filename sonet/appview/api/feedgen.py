@@ -98,7 +98,7 @@ def _passed_through(status: int, body: bytes) -> XRPCError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("error"), str):
         message = data.get("message")
-        return XRPCError(status, message if isinstance(message, str) else None, data["error"])
+        return XRPCError(status, data["error"], message if isinstance(message, str) else None)
     return UpstreamFailureError("feed unavailable")
 
 
