@@ -4,6 +4,7 @@ directory; forged, expired, wrong-audience, wrong-method and unresolvable tokens
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sonet.crypto import generate_keypair
 from tests.appview.test_api_support import (  # noqa: F401
@@ -16,7 +17,7 @@ from tests.appview.test_api_support import (  # noqa: F401
 TIMELINE = "app.bsky.feed.getTimeline"
 
 
-async def _with_token(world: World, nsid: str, token: str) -> tuple[int, dict[str, str]]:
+async def _with_token(world: World, nsid: str, token: str) -> tuple[int, Any]:
     status, out = await world.call(nsid, headers={"Authorization": f"Bearer {token}"})
     return status, out
 
