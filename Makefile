@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+JS_CLIENT := tests/pds/js/node_modules/.installed
+
 .PHONY: serve test lint bench clean
 
 $(STAMP): pyproject.toml
@@ -11,6 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(JS_CLIENT): tests/pds/js/package.json
+	cd tests/pds/js && npm install --no-audit --no-fund --silent
+	touch $(JS_CLIENT)
 
 serve: $(STAMP)
 	$(BIN)/sonet serve
@@ -20,11 +26,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+test: $(STAMP) $(JS_CLIENT) lint
 	$(BIN)/pytest
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) tests/pds/js/node_modules

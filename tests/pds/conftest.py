@@ -69,7 +69,7 @@ async def pds_factory(
         config = PdsConfig(
             data_dir=data_dir,
             admin_password="admin-pass",
-            jwt_secret="test-secret",
+            jwt_secret="test-secret-test-secret-test-secret",
             port=port,
             public_url=f"http://localhost:{port}",
         )
