@@ -59,9 +59,10 @@ class KnownFollowers:
 
 
 def relations(viewer: str, dids: Iterable[str]) -> Steps[dict[str, Relation]]:
-    """The viewer's relationship to each of ``dids`` (the viewer itself excluded)."""
-    wanted = [d for d in dict.fromkeys(dids) if d != viewer]
-    found = {d: Relation() for d in wanted}
+    """The viewer's relationship to each of ``dids`` (none at all to itself)."""
+    given = list(dict.fromkeys(dids))
+    wanted = [d for d in given if d != viewer]
+    found = {d: Relation() for d in given}
     if not wanted:
         return found
     for uri, did in (

@@ -157,7 +157,7 @@ class World:
     async def commit(self, *records: RecordWrite) -> None:
         """Index records in one batch (one commit per record, in order)."""
         await self.apply(
-            *(CommitItem(None, r.did, next_tid(), "bafycommit", NOW, [r]) for r in records)
+            *(CommitItem(None, r.did, next_tid(), "bafycommit", now_iso(), [r]) for r in records)
         )
 
     async def write(
@@ -176,7 +176,7 @@ class World:
 
     async def delete(self, rec: RecordWrite) -> None:
         op = RecordDelete(rec.did, rec.collection, rec.rkey)
-        await self.apply(CommitItem(None, rec.did, next_tid(), "bafycommit", NOW, [op]))
+        await self.apply(CommitItem(None, rec.did, next_tid(), "bafycommit", now_iso(), [op]))
 
     # record shortcuts
 

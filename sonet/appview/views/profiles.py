@@ -139,7 +139,7 @@ def profile(state: HydrationState, did: str) -> dict[str, Any] | None:
 def known_followers_view(state: HydrationState, did: str) -> dict[str, Any] | None:
     """``#knownFollowers``: followers of ``did`` the viewer follows (blocked ones left out)."""
     known = state.known_followers.get(did)
-    if known is None:
+    if known is None or known.count == 0:
         return None
     followers = [
         view
