@@ -14,9 +14,7 @@ from coincurve.context import GLOBAL_CONTEXT
 
 from sonet.crypto.errors import InvalidKeyError
 from sonet.crypto.keys import (
-    COMPRESSED_LENGTH,
     SIGNATURE_LENGTH,
-    UNCOMPRESSED_LENGTH,
     Keypair,
     PublicKey,
     check_private_length,
@@ -31,46 +29,27 @@ class K256PublicKey(PublicKey):
 
     jwt_alg: ClassVar[str] = "ES256K"
     multicodec: ClassVar[bytes] = SECP256K1_PUB
-    __slots__ = ("_compressed", "_key")
+    curve: ClassVar[str] = "k256"
+    __slots__ = ("_key",)
 
     def __init__(self, key: coincurve.PublicKey) -> None:
         self._key = key
-        self._compressed: bytes = key.format(compressed=True)
+        self._compressed = key.format(compressed=True)
 
     @classmethod
-    def from_compressed(cls, data: bytes) -> Self:
-        """Parse a 33-byte SEC1 compressed point (``0x02``/``0x03`` prefix)."""
-        if len(data) != COMPRESSED_LENGTH or data[0] not in (2, 3):
-            raise InvalidKeyError("k256 compressed public key must be 33 bytes, 0x02/0x03 first")
-        return cls._parse(data)
-
-    @classmethod
-    def from_uncompressed(cls, data: bytes) -> Self:
-        """Parse a 65-byte SEC1 uncompressed point (``0x04`` prefix)."""
-        if len(data) != UNCOMPRESSED_LENGTH or data[0] != 4:
-            raise InvalidKeyError("k256 uncompressed public key must be 65 bytes, 0x04 first")
-        return cls._parse(data)
-
-    @classmethod
-    def _parse(cls, data: bytes) -> Self:
+    def _from_point(cls, data: bytes) -> Self:
         try:
             return cls(coincurve.PublicKey(bytes(data)))
         except ValueError:
             raise InvalidKeyError("not a point on the secp256k1 curve") from None
 
     @property
-    def compressed(self) -> bytes:
-        return self._compressed
-
-    @property
     def uncompressed(self) -> bytes:
         data: bytes = self._key.format(compressed=False)
         return data
 
-    def verify(self, msg: bytes, sig: bytes) -> bool:
+    def _verify_compact(self, msg: bytes, sig: bytes) -> bool:
         """libsecp256k1 itself refuses high-S signatures, as atproto requires."""
-        if not isinstance(sig, bytes) or len(sig) != SIGNATURE_LENGTH:
-            return False
         try:
             digest = hashlib.sha256(msg).digest()
         except TypeError:

@@ -26,17 +26,32 @@ class PublicKey(ABC):
 
     jwt_alg: ClassVar[str]
     multicodec: ClassVar[bytes]
-    __slots__ = ()
+    curve: ClassVar[str]
+    __slots__ = ("_compressed",)
+    _compressed: bytes
 
     @classmethod
-    @abstractmethod
     def from_compressed(cls, data: bytes) -> Self:
-        """Parse a 33-byte SEC1 compressed point; :class:`InvalidKeyError` otherwise."""
+        """Parse a 33-byte SEC1 compressed point (``0x02``/``0x03`` prefix)."""
+        if len(data) != COMPRESSED_LENGTH or data[0] not in (2, 3):
+            raise InvalidKeyError(
+                f"{cls.curve} compressed public key must be 33 bytes, 0x02/0x03 first"
+            )
+        return cls._from_point(data)
+
+    @classmethod
+    def from_uncompressed(cls, data: bytes) -> Self:
+        """Parse a 65-byte SEC1 uncompressed point (``0x04`` prefix)."""
+        if len(data) != UNCOMPRESSED_LENGTH or data[0] != 4:
+            raise InvalidKeyError(
+                f"{cls.curve} uncompressed public key must be 65 bytes, 0x04 first"
+            )
+        return cls._from_point(data)
 
     @classmethod
     @abstractmethod
-    def from_uncompressed(cls, data: bytes) -> Self:
-        """Parse a 65-byte SEC1 uncompressed point; :class:`InvalidKeyError` otherwise."""
+    def _from_point(cls, data: bytes) -> Self:
+        """Load a SEC1 point of the right length and prefix; :class:`InvalidKeyError` if off-curve."""
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
@@ -46,18 +61,24 @@ class PublicKey(ABC):
         return cls.from_uncompressed(data)
 
     @property
-    @abstractmethod
     def compressed(self) -> bytes:
         """The 33-byte SEC1 compressed point."""
+        return self._compressed
 
     @property
     @abstractmethod
     def uncompressed(self) -> bytes:
         """The 65-byte SEC1 uncompressed point (``0x04 || x || y``)."""
 
-    @abstractmethod
     def verify(self, msg: bytes, sig: bytes) -> bool:
         """True only for a valid 64-byte compact low-S signature of SHA-256(msg); never raises."""
+        if not isinstance(sig, bytes) or len(sig) != SIGNATURE_LENGTH:
+            return False
+        return self._verify_compact(msg, sig)
+
+    @abstractmethod
+    def _verify_compact(self, msg: bytes, sig: bytes) -> bool:
+        """:meth:`verify` for a ``sig`` already known to be 64 bytes."""
 
     def multibase(self) -> str:
         """``publicKeyMultibase`` of a ``Multikey`` verification method.

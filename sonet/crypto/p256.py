@@ -20,9 +20,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from sonet.crypto.errors import InvalidKeyError
 from sonet.crypto.keys import (
-    COMPRESSED_LENGTH,
-    SIGNATURE_LENGTH,
-    UNCOMPRESSED_LENGTH,
     Keypair,
     PublicKey,
     check_private_length,
@@ -40,7 +37,8 @@ class P256PublicKey(PublicKey):
 
     jwt_alg: ClassVar[str] = "ES256"
     multicodec: ClassVar[bytes] = P256_PUB
-    __slots__ = ("_compressed", "_key")
+    curve: ClassVar[str] = "p256"
+    __slots__ = ("_key",)
 
     def __init__(self, key: ec.EllipticCurvePublicKey) -> None:
         if not isinstance(key.curve, ec.SECP256R1):
@@ -49,37 +47,17 @@ class P256PublicKey(PublicKey):
         self._compressed = key.public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
 
     @classmethod
-    def from_compressed(cls, data: bytes) -> Self:
-        """Parse a 33-byte SEC1 compressed point (``0x02``/``0x03`` prefix)."""
-        if len(data) != COMPRESSED_LENGTH or data[0] not in (2, 3):
-            raise InvalidKeyError("p256 compressed public key must be 33 bytes, 0x02/0x03 first")
-        return cls._parse(data)
-
-    @classmethod
-    def from_uncompressed(cls, data: bytes) -> Self:
-        """Parse a 65-byte SEC1 uncompressed point (``0x04`` prefix)."""
-        if len(data) != UNCOMPRESSED_LENGTH or data[0] != 4:
-            raise InvalidKeyError("p256 uncompressed public key must be 65 bytes, 0x04 first")
-        return cls._parse(data)
-
-    @classmethod
-    def _parse(cls, data: bytes) -> Self:
+    def _from_point(cls, data: bytes) -> Self:
         try:
             return cls(ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, bytes(data)))
         except ValueError:
             raise InvalidKeyError("not a point on the P-256 curve") from None
 
     @property
-    def compressed(self) -> bytes:
-        return self._compressed
-
-    @property
     def uncompressed(self) -> bytes:
         return self._key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
 
-    def verify(self, msg: bytes, sig: bytes) -> bool:
-        if not isinstance(sig, bytes) or len(sig) != SIGNATURE_LENGTH:
-            return False
+    def _verify_compact(self, msg: bytes, sig: bytes) -> bool:
         r = int.from_bytes(sig[:32], "big")
         s = int.from_bytes(sig[32:], "big")
         if not (0 < r < CURVE_ORDER and 0 < s <= HALF_ORDER):
