@@ -166,7 +166,7 @@ async def test_author_crossing_the_threshold(world: World) -> None:
 
 async def test_redis_cache_of_pulled_authors(redis_world: World, redis_url: str) -> None:
     world = redis_world
-    viewer, small, big, _ = await big_network(world)
+    viewer, _, big, _ = await big_network(world)
     p1 = await world.post(big, "one", createdAt=at(1))
     assert uris(await timeline(world, viewer)) == [p1.uri]
     client = Redis.from_url(redis_url)
