@@ -17,9 +17,10 @@ from sonet.pds.accounts.passwords import (
     new_app_password,
     verify_password,
 )
-from sonet.pds.accounts.service_auth import check_service_auth_request, is_privileged_method
+from sonet.pds.accounts.service_auth import check_service_auth_request
 from sonet.pds.accounts.times import from_datetime, to_datetime
 from sonet.pds.mailer import SmtpSettings
+from sonet.pds.proxy_methods import is_privileged_method
 from sonet.xrpc.tokens import AuthScope
 
 DOMAINS = (".test", ".example.org")

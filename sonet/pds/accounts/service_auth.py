@@ -3,9 +3,9 @@
 https://atproto.com/specs/xrpc#inter-service-authentication-jwt. As in the reference PDS: the
 audience must be an atproto DID (``did:plc``/``did:web``), optionally with a ``#service``
 fragment; ``exp`` may be at most an hour ahead, and at most a minute without ``lxm``; account
-management methods (:data:`PROTECTED_METHODS`) are never granted; privileged methods
-(:data:`PRIVILEGED_METHODS`: chat and createAccount) need a full or privileged session; a
-taken-down session may only ask for createAccount (to migrate away), and gets it.
+management methods are never granted; privileged methods (direct messages and createAccount)
+need a full or privileged session; a taken-down session may only ask for createAccount (to
+migrate away), and gets it. The method sets are the proxy's (:mod:`sonet.pds.proxy_methods`).
 """
 
 from __future__ import annotations
@@ -14,53 +14,17 @@ import re
 from typing import Final
 
 from sonet.pds.accounts.errors import AccountError
+from sonet.pds.proxy_methods import is_privileged_method, is_protected_method
 from sonet.syntax.did import is_valid_did
 from sonet.xrpc.tokens import AuthScope
 
-__all__ = [
-    "MAX_EXP_SECONDS",
-    "MAX_METHODLESS_EXP_SECONDS",
-    "PRIVILEGED_METHODS",
-    "PROTECTED_METHODS",
-    "check_service_auth_request",
-    "is_privileged_method",
-]
+__all__ = ["MAX_EXP_SECONDS", "MAX_METHODLESS_EXP_SECONDS", "check_service_auth_request"]
 
 MAX_EXP_SECONDS: Final = 3600
 MAX_METHODLESS_EXP_SECONDS: Final = 60
 CREATE_ACCOUNT: Final = "com.atproto.server.createAccount"
 
-PROTECTED_METHODS: Final = frozenset(
-    {
-        "com.atproto.admin.sendEmail",
-        "com.atproto.identity.requestPlcOperationSignature",
-        "com.atproto.identity.signPlcOperation",
-        "com.atproto.identity.updateHandle",
-        "com.atproto.server.activateAccount",
-        "com.atproto.server.confirmEmail",
-        "com.atproto.server.createAppPassword",
-        "com.atproto.server.deactivateAccount",
-        "com.atproto.server.getAccountInviteCodes",
-        "com.atproto.server.getSession",
-        "com.atproto.server.listAppPasswords",
-        "com.atproto.server.requestAccountDelete",
-        "com.atproto.server.requestEmailConfirmation",
-        "com.atproto.server.requestEmailUpdate",
-        "com.atproto.server.revokeAppPassword",
-        "com.atproto.server.updateEmail",
-    }
-)
-"""Account-management methods that must be called directly, never with service auth."""
-
-PRIVILEGED_METHODS: Final = frozenset({CREATE_ACCOUNT})
-"""Methods (besides every ``chat.bsky.*`` one) that app-password sessions may not delegate."""
-
 _FRAGMENT: Final = re.compile(r"[a-zA-Z0-9._~:@!$&'()*+,;=%-]+")
-
-
-def is_privileged_method(lxm: str) -> bool:
-    """Direct messages and account creation."""
-    return lxm in PRIVILEGED_METHODS or lxm.startswith("chat.bsky.")
 
 
 def _is_atproto_audience(aud: str) -> bool:
@@ -100,7 +64,7 @@ def check_service_auth_request(
                 " the future",
                 "BadExpiration",
             )
-    if lxm is not None and lxm in PROTECTED_METHODS:
+    if lxm is not None and is_protected_method(lxm):
         raise AccountError(
             f"cannot request a service auth token for the following protected method: {lxm}"
         )
