@@ -34,7 +34,7 @@ from sonet.xrpc.router import XrpcRouter
 __all__ = ["ActorApi", "register"]
 
 Out = dict[str, Any]
-_TAKEN_DOWN = frozenset({"takendown", "suspended"})
+SUGGESTION_SLACK = 50
 
 
 class ActorApi:
@@ -110,12 +110,12 @@ class ActorApi:
         offset = int(cursor) if cursor and cursor.isdigit() else 0
 
         def candidates() -> Steps[list[str]]:
-            wanted = offset + limit + 1
+            # extra candidates make up for those filtered out below
+            wanted = offset + limit + 1 + SUGGESTION_SLACK
             picked: list[str] = []
             if viewer is not None:
                 picked += yield from suggested_actors(viewer, wanted, 0)
-            if len(picked) < wanted:
-                picked += yield from popular_actors(wanted + 200, 0)
+            picked += yield from popular_actors(wanted, 0)
             return list(dict.fromkeys(picked))
 
         dids = await hydrate(self.ctx, candidates())
