@@ -34,7 +34,7 @@ async def test_presets_cache_and_formats(world: World) -> None:
     status, _, body = await fetch(world, f"/img/banner/plain/{alice.did}/{cid}")
     assert status == 200 and Image.open(io.BytesIO(body)).size == (2400, 1000)
     fetches = world.blobs.fetches
-    status, _, again = await fetch(world, f"/img/avatar/plain/{alice.did}/{cid}@jpeg")
+    status, _, _ = await fetch(world, f"/img/avatar/plain/{alice.did}/{cid}@jpeg")
     assert status == 200 and world.blobs.fetches == fetches
     small = world.blobs.put(alice.did, png(50, 40))
     status, _, body = await fetch(world, f"/img/feed_thumbnail/plain/{alice.did}/{small}@png")
