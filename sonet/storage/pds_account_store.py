@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -34,6 +33,7 @@ from sonet.storage import (
     pds_secret_store,
     pds_session_store,
 )
+from sonet.storage.dataclass_rows import from_row, insert_values
 from sonet.storage.migrations import Migration
 
 __all__ = ["MIGRATIONS", "AccountRow", "AccountStore", "account", "status_of"]
@@ -108,68 +108,36 @@ def status_of(takedown_ref: str | None, deactivated_at: int | None) -> str:
     return "active"
 
 
-def _row(r: Any) -> AccountRow:
-    return AccountRow(
-        did=r.did,
-        handle=r.handle,
-        email=r.email,
-        password_hash=r.password_hash,
-        signing_key=r.signing_key,
-        status=r.status,
-        created_at=r.created_at,
-        email_confirmed_at=r.email_confirmed_at,
-        deactivated_at=r.deactivated_at,
-        takedown_ref=r.takedown_ref,
-        delete_after=r.delete_after,
-        invites_disabled=bool(r.invites_disabled),
-    )
-
-
 class AccountStore:
     """SQL for accounts."""
 
     async def insert(self, conn: AsyncConnection, row: AccountRow) -> None:
         """Add a new account (handle, email and DID must be unused)."""
-        await conn.execute(
-            account.insert().values(
-                did=row.did,
-                handle=row.handle,
-                email=row.email,
-                password_hash=row.password_hash,
-                signing_key=row.signing_key,
-                status=row.status,
-                created_at=row.created_at,
-                email_confirmed_at=row.email_confirmed_at,
-                deactivated_at=row.deactivated_at,
-                delete_after=row.delete_after,
-                takedown_ref=row.takedown_ref,
-                invites_disabled=row.invites_disabled,
-            )
-        )
+        await conn.execute(account.insert().values(**insert_values(row)))
 
     async def by_did(self, conn: AsyncConnection, did: str) -> AccountRow | None:
         """The account with this DID."""
         row = (await conn.execute(select(account).where(account.c.did == did))).first()
-        return None if row is None else _row(row)
+        return None if row is None else from_row(AccountRow, row)
 
     async def by_dids(self, conn: AsyncConnection, dids: Sequence[str]) -> list[AccountRow]:
         """The accounts among ``dids`` (in DID order)."""
         if not dids:
             return []
         q = select(account).where(account.c.did.in_(list(dids))).order_by(account.c.did)
-        return [_row(r) for r in (await conn.execute(q)).all()]
+        return [from_row(AccountRow, r) for r in (await conn.execute(q)).all()]
 
     async def by_handle(self, conn: AsyncConnection, handle: str) -> AccountRow | None:
         """The account with this (normalised, lower-case) handle."""
         row = (await conn.execute(select(account).where(account.c.handle == handle))).first()
-        return None if row is None else _row(row)
+        return None if row is None else from_row(AccountRow, row)
 
     async def by_email(self, conn: AsyncConnection, email: str) -> AccountRow | None:
         """The account with this email address (case-insensitive)."""
         row = (
             await conn.execute(select(account).where(func.lower(account.c.email) == email.lower()))
         ).first()
-        return None if row is None else _row(row)
+        return None if row is None else from_row(AccountRow, row)
 
     async def set_fields(self, conn: AsyncConnection, did: str, **values: object) -> bool:
         """Update columns of one account; False if there is no such account."""
@@ -207,7 +175,7 @@ class AccountStore:
         q = select(account).order_by(account.c.did).limit(limit)
         if after:
             q = q.where(account.c.did > after)
-        return [_row(r) for r in (await conn.execute(q)).all()]
+        return [from_row(AccountRow, r) for r in (await conn.execute(q)).all()]
 
     async def search_email(
         self, conn: AsyncConnection, email_prefix: str, after: str | None, limit: int
@@ -223,4 +191,4 @@ class AccountStore:
         )
         if after:
             q = q.where(account.c.did > after)
-        return [_row(r) for r in (await conn.execute(q)).all()]
+        return [from_row(AccountRow, r) for r in (await conn.execute(q)).all()]

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sonet.storage.dataclass_rows import from_row, insert_values
 from sonet.storage.migrations import Migration
 from sonet.storage.pds_repo_store import record
 from sonet.storage.upsert import insert_ignore
@@ -78,18 +79,6 @@ class BlobRow:
     takedown_ref: str | None
 
 
-def _row(r: object) -> BlobRow:
-    return BlobRow(
-        r.did,  # type: ignore[attr-defined]
-        r.cid,  # type: ignore[attr-defined]
-        r.mime_type,  # type: ignore[attr-defined]
-        r.size,  # type: ignore[attr-defined]
-        r.temp_key,  # type: ignore[attr-defined]
-        r.created_at,  # type: ignore[attr-defined]
-        r.takedown_ref,  # type: ignore[attr-defined]
-    )
-
-
 class BlobMetaStore:
     """SQL for blob metadata; every method runs on a connection the caller's transaction owns."""
 
@@ -97,7 +86,7 @@ class BlobMetaStore:
         """``did``'s blob ``cid``, whatever its state."""
         q = select(blob).where(blob.c.did == did, blob.c.cid == cid)
         row = (await conn.execute(q)).first()
-        return None if row is None else _row(row)
+        return None if row is None else from_row(BlobRow, row)
 
     async def get_many(
         self, conn: AsyncConnection, did: str, cids: Collection[str], *, lock: bool = False
@@ -109,19 +98,11 @@ class BlobMetaStore:
         q = select(blob).where(blob.c.did == did, blob.c.cid.in_(list(cids)))
         if lock:
             q = q.with_for_update()
-        return {r.cid: _row(r) for r in (await conn.execute(q)).all()}
+        return {r.cid: from_row(BlobRow, r) for r in (await conn.execute(q)).all()}
 
     async def insert(self, conn: AsyncConnection, row: BlobRow) -> None:
         """Record a new upload (an existing row for the same blob is left as it is)."""
-        values = {
-            "did": row.did,
-            "cid": row.cid,
-            "mime_type": row.mime_type,
-            "size": row.size,
-            "temp_key": row.temp_key,
-            "created_at": row.created_at,
-        }
-        await insert_ignore(conn, blob, [values])
+        await insert_ignore(conn, blob, [insert_values(row, without={"takedown_ref"})])
 
     async def retake(self, conn: AsyncConnection, row: BlobRow) -> None:
         """Give a still temporary blob the key and time of a new upload of the same bytes."""
@@ -171,7 +152,7 @@ class BlobMetaStore:
             .where(blob.c.temp_key.is_not(None), blob.c.created_at < created_before)
             .limit(limit)
         )
-        rows = [_row(r) for r in (await conn.execute(q)).all()]
+        rows = [from_row(BlobRow, r) for r in (await conn.execute(q)).all()]
         keys = [r.temp_key for r in rows]
         if keys:
             await conn.execute(

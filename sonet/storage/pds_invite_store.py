@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import (
     BigInteger,
@@ -26,6 +26,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from sonet.storage.dataclass_rows import from_row, insert_values
 
 __all__ = ["TABLES", "InviteCodeRow", "InviteStore", "InviteUseRow"]
 
@@ -89,18 +91,6 @@ _uses = (
 )
 
 
-def _code(r: Any) -> InviteCodeRow:
-    return InviteCodeRow(
-        r.code,
-        r.available_uses,
-        bool(r.disabled),
-        r.for_account,
-        r.created_by,
-        r.created_at,
-        int(r.use_count),
-    )
-
-
 class InviteStore:
     """SQL for invite codes."""
 
@@ -109,17 +99,7 @@ class InviteStore:
         if rows:
             await conn.execute(
                 invite_code.insert(),
-                [
-                    {
-                        "code": r.code,
-                        "available_uses": r.available_uses,
-                        "disabled": r.disabled,
-                        "for_account": r.for_account,
-                        "created_by": r.created_by,
-                        "created_at": r.created_at,
-                    }
-                    for r in rows
-                ],
+                [insert_values(r, without={"use_count"}) for r in rows],
             )
 
     async def get(self, conn: AsyncConnection, code: str) -> InviteCodeRow | None:
@@ -127,7 +107,7 @@ class InviteStore:
         r = (
             await conn.execute(select(invite_code, _uses).where(invite_code.c.code == code))
         ).first()
-        return None if r is None else _code(r)
+        return None if r is None else from_row(InviteCodeRow, r)
 
     async def for_accounts(
         self, conn: AsyncConnection, accounts: Sequence[str]
@@ -140,14 +120,14 @@ class InviteStore:
             .where(invite_code.c.for_account.in_(list(accounts)))
             .order_by(invite_code.c.created_at, invite_code.c.code)
         )
-        return [_code(r) for r in (await conn.execute(q)).all()]
+        return [from_row(InviteCodeRow, r) for r in (await conn.execute(q)).all()]
 
     async def by_codes(self, conn: AsyncConnection, codes: Sequence[str]) -> list[InviteCodeRow]:
         """The codes named."""
         if not codes:
             return []
         q = select(invite_code, _uses).where(invite_code.c.code.in_(list(codes)))
-        return [_code(r) for r in (await conn.execute(q)).all()]
+        return [from_row(InviteCodeRow, r) for r in (await conn.execute(q)).all()]
 
     async def record_use(self, conn: AsyncConnection, code: str, did: str, now: int) -> None:
         """Count one use of ``code`` by the new account ``did``."""
@@ -162,14 +142,14 @@ class InviteStore:
             .where(invite_code_use.c.code.in_(list(codes)))
             .order_by(invite_code_use.c.used_at.desc())
         )
-        return [InviteUseRow(r.code, r.used_by, r.used_at) for r in (await conn.execute(q)).all()]
+        return [from_row(InviteUseRow, r) for r in (await conn.execute(q)).all()]
 
     async def codes_used_by(self, conn: AsyncConnection, dids: Sequence[str]) -> list[InviteUseRow]:
         """Which codes the accounts ``dids`` signed up with."""
         if not dids:
             return []
         q = select(invite_code_use).where(invite_code_use.c.used_by.in_(list(dids)))
-        return [InviteUseRow(r.code, r.used_by, r.used_at) for r in (await conn.execute(q)).all()]
+        return [from_row(InviteUseRow, r) for r in (await conn.execute(q)).all()]
 
     async def disable(
         self, conn: AsyncConnection, codes: Sequence[str], accounts: Sequence[str]
@@ -201,4 +181,4 @@ class InviteStore:
         if after is not None:
             value, code = after
             q = q.where(or_(primary < value, and_(primary == value, inner.c.code < code)))
-        return [_code(r) for r in (await conn.execute(q)).all()]
+        return [from_row(InviteCodeRow, r) for r in (await conn.execute(q)).all()]

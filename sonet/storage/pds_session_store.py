@@ -8,7 +8,6 @@ Times are microseconds since the epoch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -27,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sonet.storage.dataclass_rows import from_row, insert_values
 from sonet.storage.upsert import insert_ignore
 
 __all__ = ["TABLES", "AppPasswordRow", "RefreshTokenRow", "SessionStore"]
@@ -78,10 +78,6 @@ class RefreshTokenRow:
     app_password_name: str | None
     next_id: str | None
     privileged: bool
-
-
-def _app_password(r: Any) -> AppPasswordRow:
-    return AppPasswordRow(r.did, r.name, r.password_hash, r.created_at, bool(r.privileged))
 
 
 class SessionStore:
@@ -180,15 +176,7 @@ class SessionStore:
         )
         if exists is not None:
             return False
-        await conn.execute(
-            app_password.insert().values(
-                did=row.did,
-                name=row.name,
-                password_hash=row.password_hash,
-                created_at=row.created_at,
-                privileged=row.privileged,
-            )
-        )
+        await conn.execute(app_password.insert().values(**insert_values(row)))
         return True
 
     async def find_app_password(
@@ -199,7 +187,7 @@ class SessionStore:
             app_password.c.did == did, app_password.c.password_hash == password_hash
         )
         r = (await conn.execute(q)).first()
-        return None if r is None else _app_password(r)
+        return None if r is None else from_row(AppPasswordRow, r)
 
     async def list_app_passwords(self, conn: AsyncConnection, did: str) -> list[AppPasswordRow]:
         """The account's app passwords, newest first."""
@@ -208,7 +196,7 @@ class SessionStore:
             .where(app_password.c.did == did)
             .order_by(app_password.c.created_at.desc())
         )
-        return [_app_password(r) for r in (await conn.execute(q)).all()]
+        return [from_row(AppPasswordRow, r) for r in (await conn.execute(q)).all()]
 
     async def delete_app_password(self, conn: AsyncConnection, did: str, name: str) -> None:
         """Remove one app password."""
