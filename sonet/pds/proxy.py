@@ -25,7 +25,6 @@ from yarl import URL
 
 from sonet.net import NetError
 from sonet.pds.context import PdsContext
-from sonet.pds.errors import PdsError
 from sonet.pds.proxy_methods import is_privileged_method, is_protected_method
 from sonet.pds.proxy_target import (
     PROXY_HEADER,
@@ -41,7 +40,6 @@ from sonet.xrpc.errors import (
     InvalidRequestError,
     UpstreamFailureError,
     UpstreamTimeoutError,
-    XRPCError,
 )
 from sonet.xrpc.router import DEFAULT_BLOB_LIMIT, XrpcRouter
 from sonet.xrpc.service_jwt import create_service_jwt
@@ -119,10 +117,7 @@ class Proxy:
 
     async def service_token(self, iss: str, aud: str, lxm: str) -> str:
         """A service JWT from the account ``iss`` for ``aud`` and method ``lxm``."""
-        try:
-            key = await self.ctx.accounts.signing_key(iss)
-        except PdsError as exc:
-            raise XRPCError(exc.status, exc.error, str(exc)) from None
+        key = await self.ctx.accounts.signing_key(iss)
         return create_service_jwt(key, iss, aud, lxm)
 
     async def forward(

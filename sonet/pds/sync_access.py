@@ -9,23 +9,18 @@ statuses are the reference PDS's (``AccountNotFound`` 403, ``AccountTakedown`` a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sonet.pds.context import PdsContext
-from sonet.pds.errors import PdsError
 from sonet.storage.pds_account_store import AccountRow
 from sonet.xrpc.auth import AccessCredentials, AdminCredentials
-from sonet.xrpc.errors import AuthRequiredError, ForbiddenError, InvalidRequestError, XRPCError
+from sonet.xrpc.errors import AuthRequiredError, ForbiddenError, InvalidRequestError
 
 __all__ = [
     "hosting_status",
     "is_owner_or_admin",
-    "pds_errors",
     "readable_account",
     "writable_account",
-    "xrpc_error",
 ]
 
 _REPO_ERRORS = {
@@ -80,17 +75,3 @@ async def writable_account(ctx: PdsContext, handle_or_did: str, auth_did: str) -
     if row.did != auth_did:
         raise AuthRequiredError()
     return row
-
-
-def xrpc_error(exc: PdsError) -> XRPCError:
-    """The XRPC answer to a refused PDS operation."""
-    return XRPCError(exc.status, exc.error, str(exc) or None)
-
-
-@contextmanager
-def pds_errors() -> Iterator[None]:
-    """Turn :class:`PdsError` raised inside into its XRPC error."""
-    try:
-        yield
-    except PdsError as exc:
-        raise xrpc_error(exc) from None

@@ -22,12 +22,12 @@ log = logging.getLogger(__name__)
 
 def to_xrpc_error(request: web.Request, exc: Exception) -> XRPCError:
     """The :class:`XRPCError` describing ``exc`` (unexpected ones are logged as 500s)."""
+    if isinstance(exc, MappedError):
+        exc = XRPCError(exc.status, exc.error, str(exc) or None)
     if isinstance(exc, XRPCError):
         if exc.status >= 500:
             log.error("%s %s failed: %r", request.method, request.path, exc)
         return exc
-    if isinstance(exc, MappedError):
-        return XRPCError(exc.status, exc.error, str(exc) or None)
     if isinstance(exc, web.HTTPException) and exc.status >= 400:
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return XRPCError(exc.status, status_name(exc.status), exc.reason, headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sonet.syntax.tid import next_tid
@@ -146,6 +147,25 @@ async def test_put_delete_and_swaps(pds_factory: PdsFactory) -> None:
     before = await events(pds)
     assert await ok(pds, f"{R}.deleteRecord", body=where, as_did=did) == {}
     assert await events(pds) == before
+    await fails(pds, f"{R}.getRecord", 400, "RecordNotFound", params=where)
+
+
+async def test_racing_puts_and_deletes_all_succeed(pds_factory: PdsFactory) -> None:
+    """A record created or deleted by a concurrent call between putRecord's (deleteRecord's)
+    look-up and its commit is looked up again, not reported as an error."""
+    pds = await pds_factory(areas=AREAS)
+    did, _ = await create_test_account(pds.ctx, "alice.test")
+    where = {"repo": did, "collection": "app.bsky.actor.profile", "rkey": "self"}
+    profile = {"$type": "app.bsky.actor.profile", "displayName": "Alice"}
+    puts = [
+        ok(pds, f"{R}.putRecord", body={**where, "record": profile}, as_did=did) for _ in range(6)
+    ]
+    written = await asyncio.gather(*puts)
+    assert len({out["cid"] for out in written}) == 1
+    assert sum("commit" in out for out in written) == 1
+    deletes = [ok(pds, f"{R}.deleteRecord", body=where, as_did=did) for _ in range(6)]
+    deleted = await asyncio.gather(*deletes)
+    assert sum("commit" in out for out in deleted) == 1
     await fails(pds, f"{R}.getRecord", 400, "RecordNotFound", params=where)
 
 

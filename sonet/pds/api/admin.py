@@ -13,9 +13,9 @@ from sonet.pds.accounts import lifecycle
 from sonet.pds.accounts.credentials import set_email, set_password
 from sonet.pds.accounts.errors import AccountError
 from sonet.pds.accounts.handle_update import update_handle
+from sonet.pds.accounts.json_body import json_body
 from sonet.pds.accounts.service import AccountService, account_service, setup_account_service
 from sonet.pds.accounts.views import account_view
-from sonet.pds.accounts.xrpc_errors import json_body, xrpc_errors
 from sonet.pds.context import PdsContext
 from sonet.pds.mailer import MailMessage
 from sonet.storage.pds_account_store import AccountRow
@@ -40,10 +40,10 @@ def register(router: XrpcRouter, ctx: PdsContext) -> None:
     admin = ctx.auth.admin()
 
     def query(name: str, handler: Handler[Any]) -> None:
-        router.query(NS + name, xrpc_errors(handler), auth=admin)
+        router.query(NS + name, handler, auth=admin)
 
     def procedure(name: str, handler: Handler[Any]) -> None:
-        router.procedure(NS + name, xrpc_errors(handler), auth=admin)
+        router.procedure(NS + name, handler, auth=admin)
 
     query("getAccountInfo", h.get_account_info)
     query("getAccountInfos", h.get_account_infos)

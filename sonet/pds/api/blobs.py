@@ -18,7 +18,7 @@ from sonet.pds.blobs.disk_store import DiskBlobStore
 from sonet.pds.blobs.errors import BlobNotFoundError
 from sonet.pds.blobs.service import BlobService
 from sonet.pds.context import PdsContext
-from sonet.pds.sync_access import hosting_status, is_owner_or_admin, pds_errors, readable_account
+from sonet.pds.sync_access import hosting_status, is_owner_or_admin, readable_account
 from sonet.repo.cid import CID, InvalidCidError, parse_cid
 from sonet.storage import pds_blob_store
 from sonet.storage.migrations import migrate
@@ -84,8 +84,7 @@ def register(router: XrpcRouter, ctx: PdsContext) -> None:
         if hosting_status(account) in ("takendown", "suspended"):
             raise AuthRequiredError("Account has been taken down", "AccountTakedown")
         assert hctx.input is not None
-        with pds_errors():
-            up = await service.upload(did, hctx.input.raw, hctx.input.encoding)
+        up = await service.upload(did, hctx.input.raw, hctx.input.encoding)
         ref = {"$type": "blob", "ref": up.cid, "mimeType": up.mime_type, "size": up.size}
         return {"blob": ref}
 

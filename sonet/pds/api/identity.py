@@ -50,7 +50,6 @@ from sonet.pds.accounts.events import sequence_identity
 from sonet.pds.accounts.handle_update import update_handle
 from sonet.pds.accounts.service import AccountService, account_service, setup_account_service
 from sonet.pds.context import PdsContext
-from sonet.pds.sync_access import pds_errors
 from sonet.pds.well_known import is_hosted_handle
 from sonet.storage.pds_account_store import AccountRow
 from sonet.syntax.handle import INVALID_HANDLE
@@ -177,8 +176,7 @@ async def _check_submitted(
         raise InvalidRequestError("Incorrect type on atproto_pds service")
     if pds["endpoint"] != ctx.config.public_url:
         raise InvalidRequestError("Incorrect endpoint on atproto_pds service")
-    with pds_errors():
-        signing_did = (await ctx.accounts.signing_key(did)).did()
+    signing_did = (await ctx.accounts.signing_key(did)).did()
     if op["verificationMethods"].get("atproto") != signing_did:
         raise InvalidRequestError("Incorrect signing key")
     row = await _account(ctx, did)
@@ -240,15 +238,13 @@ def register(router: XrpcRouter, ctx: PdsContext) -> None:
 
     async def update_handle_call(call: HandlerContext[AccessCredentials]) -> None:
         assert call.input is not None
-        with pds_errors():
-            await update_handle(account_service(ctx), call.auth.did, call.input.body["handle"])
+        await update_handle(account_service(ctx), call.auth.did, call.input.body["handle"])
         await _refresh_did(ctx, call.auth.did)
 
     async def recommended_credentials(call: HandlerContext[AccessCredentials]) -> dict[str, Any]:
         service = account_service(ctx)
         row = await _account(ctx, call.auth.did)
-        with pds_errors():
-            key = await ctx.accounts.signing_key(row.did)
+        key = await ctx.accounts.signing_key(row.did)
         return _recommended_credentials(service, row, key.did())
 
     async def request_plc_signature(call: HandlerContext[AccessCredentials]) -> None:
@@ -259,8 +255,7 @@ def register(router: XrpcRouter, ctx: PdsContext) -> None:
         if not row.email:
             raise InvalidRequestError("account does not have an email address")
         token = await service.email_tokens.create(row.did, PLC_TOKEN)
-        with pds_errors():
-            await service.mailer.send_token(row.email, PLC_TOKEN, token)
+        await service.mailer.send_token(row.email, PLC_TOKEN, token)
 
     async def sign_plc_operation(call: HandlerContext[AccessCredentials]) -> dict[str, Any]:
         service, did = account_service(ctx), call.auth.did
@@ -269,8 +264,7 @@ def register(router: XrpcRouter, ctx: PdsContext) -> None:
         token = body.get("token")
         if not token:
             raise InvalidRequestError("email confirmation token required to sign PLC operations")
-        with pds_errors():
-            await service.email_tokens.check(did, PLC_TOKEN, token)
+        await service.email_tokens.check(did, PLC_TOKEN, token)
         async with ctx.db.write() as conn:
             await service.email_tokens.delete(conn, did, PLC_TOKEN)
         with _plc_errors():

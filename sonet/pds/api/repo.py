@@ -12,12 +12,12 @@ from typing import Any, Final, Literal
 from sonet.identity.did_doc import handle_from_doc
 from sonet.identity.errors import IdentityError
 from sonet.pds.context import PdsContext
+from sonet.pds.errors import InvalidRecordError
 from sonet.pds.repo_import import RepoImporter
 from sonet.pds.repo_service import CommitResult, WriteResult
 from sonet.pds.repo_writes import NO_SWAP, WriteRequest, prepare_write
 from sonet.pds.sync_access import (
     hosting_status,
-    pds_errors,
     readable_account,
     writable_account,
 )
@@ -96,13 +96,12 @@ class RepoApi:
         writes: list[WriteRequest],
         body: dict[str, Any],
     ) -> CommitResult:
-        with pds_errors():
-            return await self.ctx.repos.apply_writes(
-                did,
-                writes,
-                validate=_validate_flag(body),
-                swap_commit=_cid(body.get("swapCommit"), "swapCommit"),
-            )
+        return await self.ctx.repos.apply_writes(
+            did,
+            writes,
+            validate=_validate_flag(body),
+            swap_commit=_cid(body.get("swapCommit"), "swapCommit"),
+        )
 
     async def create_record(self, hctx: Auth) -> dict[str, Any]:
         """com.atproto.repo.createRecord"""
@@ -124,8 +123,7 @@ class RepoApi:
             action: Literal["create", "update"] = "create" if current is None else "update"
             write = WriteRequest(action, collection, rkey, record, swap)
             if current is not None:
-                with pds_errors():
-                    prepared = prepare_write(self.ctx.lexicons, write, _validate_flag(body))
+                prepared = prepare_write(self.ctx.lexicons, write, _validate_flag(body))
                 if prepared.cid == current:  # the reference checks no swap here either
                     return _written(
                         WriteResult(
@@ -136,16 +134,10 @@ class RepoApi:
                         )
                     )
             try:
-                with pds_errors():
-                    commit = await self.ctx.repos.apply_writes(
-                        did,
-                        [write],
-                        validate=_validate_flag(body),
-                        swap_commit=_cid(body.get("swapCommit"), "swapCommit"),
-                    )
-            except InvalidRequestError as exc:
+                commit = await self._commit(did, [write], body)
+            except InvalidRecordError:
                 # the record appeared or vanished between the look-up and the commit
-                retry = exc.error == "InvalidRequest" and attempt + 1 < PUT_ATTEMPTS
+                retry = attempt + 1 < PUT_ATTEMPTS
                 if retry and await self._current_cid(did, collection, rkey) != current:
                     continue
                 raise
@@ -168,11 +160,8 @@ class RepoApi:
         write = WriteRequest("delete", collection, rkey, None, NO_SWAP if swap is None else swap)
         try:
             commit = await self._commit(did, [write], body)
-        except InvalidRequestError as exc:
-            if (
-                exc.error == "InvalidRequest"
-                and await self._current_cid(did, collection, rkey) is None
-            ):
+        except InvalidRecordError:
+            if await self._current_cid(did, collection, rkey) is None:
                 return {}  # deleted concurrently
             raise
         return {"commit": _commit_meta(commit)}
@@ -278,8 +267,7 @@ class RepoApi:
         if hosting_status(account) in ("takendown", "suspended"):
             raise InvalidRequestError("Account has been taken down", "AccountTakedown")
         data = await hctx.input.raw.read_all()
-        with pds_errors():
-            await self.importer.import_car(account.did, data)
+        await self.importer.import_car(account.did, data)
 
 
 def _result(result: WriteResult) -> dict[str, Any]:

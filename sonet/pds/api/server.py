@@ -18,13 +18,13 @@ from sonet.pds.accounts.auth import AccountAuth
 from sonet.pds.accounts.creation import NewAccount, create_account
 from sonet.pds.accounts.did_checks import is_valid_did_for_service
 from sonet.pds.accounts.errors import AccountAuthError, AccountError
+from sonet.pds.accounts.json_body import json_body
 from sonet.pds.accounts.login import login
 from sonet.pds.accounts.passwords import OLD_PASSWORD_MAX_LENGTH, verify_password
 from sonet.pds.accounts.service import AccountService, account_service, setup_account_service
 from sonet.pds.accounts.service_auth import check_service_auth_request
 from sonet.pds.accounts.times import from_datetime, to_datetime
 from sonet.pds.accounts.views import session_view
-from sonet.pds.accounts.xrpc_errors import json_body, xrpc_errors
 from sonet.pds.context import PdsContext
 from sonet.storage.pds_account_store import AccountRow
 from sonet.storage.pds_repo_stats import count_repo_blocks
@@ -101,10 +101,10 @@ def register(router: XrpcRouter, ctx: PdsContext) -> None:
     h = _ServerHandlers(ctx, service, login_limiter)
 
     def query(name: str, handler: Handler[Any], **options: Any) -> None:
-        router.query(NS + name, xrpc_errors(handler), **options)
+        router.query(NS + name, handler, **options)
 
     def procedure(name: str, handler: Handler[Any], **options: Any) -> None:
-        router.procedure(NS + name, xrpc_errors(handler), **options)
+        router.procedure(NS + name, handler, **options)
 
     query("describeServer", h.describe_server)
     procedure(

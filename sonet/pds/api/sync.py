@@ -14,7 +14,7 @@ from typing import Any, Final
 from sonet.pds.context import PdsContext
 from sonet.pds.crawlers import Crawlers
 from sonet.pds.firehose import Firehose, FirehoseSettings
-from sonet.pds.sync_access import hosting_status, is_owner_or_admin, pds_errors, readable_account
+from sonet.pds.sync_access import hosting_status, is_owner_or_admin, readable_account
 from sonet.pds.sync_car import open_repo_car, record_proof_car
 from sonet.repo.car import car_bytes
 from sonet.repo.cid import CID, InvalidCidError, parse_cid
@@ -89,25 +89,22 @@ class SyncApi:
     async def get_repo(self, hctx: Call) -> XrpcStream:
         """getRepo: the whole repo as a streamed CAR, or only blocks newer than ``since``."""
         did = await self._available(hctx)
-        with pds_errors():
-            _root, chunks = await open_repo_car(
-                self.ctx.db, self.ctx.repos.store, did, hctx.params.get("since")
-            )
+        _root, chunks = await open_repo_car(
+            self.ctx.db, self.ctx.repos.store, did, hctx.params.get("since")
+        )
         return XrpcStream(chunks, CAR_TYPE)
 
     async def get_latest_commit(self, hctx: Call) -> dict[str, Any]:
         """getLatestCommit: the head's CID and rev."""
         did = await self._available(hctx)
-        with pds_errors():
-            head = await self.ctx.repos.head(did)
+        head = await self.ctx.repos.head(did)
         return {"cid": head.commit_cid.encode(), "rev": head.rev}
 
     async def get_record(self, hctx: Call) -> XrpcBody:
         """getRecord: the commit, the MST path to the key and the record (if present) as a CAR."""
         did = await self._available(hctx)
         path = f"{hctx.params['collection']}/{hctx.params['rkey']}"
-        with pds_errors():
-            car = await record_proof_car(self.ctx.db, self.ctx.repos.store, did, path)
+        car = await record_proof_car(self.ctx.db, self.ctx.repos.store, did, path)
         return XrpcBody(car, CAR_TYPE)
 
     async def get_blocks(self, hctx: Call) -> XrpcBody:
@@ -159,8 +156,7 @@ class SyncApi:
         if status is not None:
             out["status"] = status
         else:
-            with pds_errors():
-                out["rev"] = (await self.ctx.repos.head(row.did)).rev
+            out["rev"] = (await self.ctx.repos.head(row.did)).rev
         return out
 
 
