@@ -35,6 +35,7 @@ from sonet.identity.cache import MemoryCache
 from sonet.identity.did_resolver import DidResolver
 from sonet.lexicons import Lexicons
 from sonet.net import HttpClient, HttpClientConfig
+from sonet.storage.appview_read_sql import Reader
 from sonet.storage.database import Database
 from sonet.xrpc.auth import AuthVerifiers
 from sonet.xrpc.responses import json_response
@@ -77,16 +78,20 @@ async def create_appview(
         redis = Redis.from_url(config.redis_url)
         cache = RedisAuthorItemsCache(redis, config.timeline_cache_ttl)
     urls = ImageUrls(config.public_url)
+    reader = Reader(database)
     ctx = AppviewContext(
         config=config,
         db=database,
+        reader=reader,
         lexicons=Lexicons.bundled(),
         auth=auth,
         http=http,
         did_resolver=dids,
         image_urls=urls,
         images=ImageService(http, dids, config.image_cache_dir),
-        timeline=TimelineReader(database, config.fanout_threshold, cache),
+        timeline=TimelineReader(
+            reader, config.fanout_threshold, cache, cache_ttl=config.timeline_cache_ttl
+        ),
         search=search,
     )
     if redis is not None:
@@ -156,6 +161,7 @@ async def close_appview(ctx: AppviewContext) -> None:
         await ctx.search.close()
     await ctx.did_resolver.close()
     await ctx.http.close()
+    await ctx.reader.close()
     await ctx.db.close()
 
 

@@ -8,25 +8,25 @@ arrive (they sort above every cursor already handed out).
 
 Pulled authors are the viewer's followees (and the viewer) with at least half the threshold
 in followers: an author whose follower count moves around the threshold has some items
-pushed and some pulled, and duplicates are merged. Their recent items, read by many
+pushed and some pulled, and duplicates are merged (an author whose count later falls below
+half the threshold loses the items that were never pushed). Their recent items, read by many
 timelines, are cached for a few seconds (in memory, or in Redis when configured, shared by
-every AppView process).
+every AppView process), so a new post of a big account shows within that delay.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from typing import Final, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final, Protocol, TypeVar
 
 import orjson
 from redis.asyncio import Redis
 
 from sonet.storage.appview_read_feeds import FeedItemRef
-from sonet.storage.appview_read_sql import Keyset, Page, Steps, run_read
+from sonet.storage.appview_read_sql import Keyset, Page, Reader, Steps
 from sonet.storage.appview_read_timeline import author_items, pulled_authors, pushed_items
-from sonet.storage.database import Database
 
 __all__ = [
     "RECENT_ITEMS",
@@ -35,6 +35,8 @@ __all__ = [
     "RedisAuthorItemsCache",
     "TimelineReader",
 ]
+
+T = TypeVar("T")
 
 RECENT_ITEMS: Final = 200
 """Recent items cached per pulled author."""
@@ -116,67 +118,106 @@ def _after(items: Iterable[FeedItemRef], after: Keyset | None) -> list[FeedItemR
 
 
 class TimelineReader:
-    """Reads home timelines from ``db``; ``fanout_threshold`` must be the indexer's."""
+    """Reads home timelines; ``fanout_threshold`` must be the indexer's. The viewer's pulled
+    authors and their recent items are cached for ``cache_ttl`` seconds (in ``cache``, and the
+    authors in memory), so that a page is usually one database hop."""
 
     def __init__(
-        self, db: Database, fanout_threshold: int, cache: AuthorItemsCache | None = None
+        self,
+        reader: Reader,
+        fanout_threshold: int,
+        cache: AuthorItemsCache | None = None,
+        cache_ttl: float = 3.0,
+        max_viewers: int = 50_000,
     ) -> None:
-        self.db = db
+        self.reader = reader
         self.fanout_threshold = fanout_threshold
         self.cache = cache
+        self.cache_ttl = cache_ttl
+        self.max_viewers = max_viewers
+        self._authors: OrderedDict[str, tuple[float, list[str]]] = OrderedDict()
 
     @property
     def pull_threshold(self) -> int:
         """Followees with at least this many followers are pulled at read time."""
         return max(1, self.fanout_threshold // 2) if self.fanout_threshold > 0 else 0
 
-    async def page(self, viewer: str, limit: int, after: Keyset | None) -> Page[FeedItemRef]:
-        """One page of ``viewer``'s home timeline, newest first."""
+    def _known_authors(self, viewer: str) -> list[str] | None:
+        entry = self._authors.get(viewer)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
 
-        def first_hop() -> Steps[tuple[list[FeedItemRef], list[str]]]:
-            pushed = yield from pushed_items(viewer, limit + 1, after)
-            authors = yield from pulled_authors(viewer, self.pull_threshold)
-            return pushed, authors
+    def _remember_authors(self, viewer: str, authors: list[str]) -> None:
+        self._authors.pop(viewer, None)
+        self._authors[viewer] = (time.monotonic() + self.cache_ttl, authors)
+        while len(self._authors) > self.max_viewers:
+            self._authors.popitem(last=False)
 
-        pushed, authors = await run_read(self.db, first_hop())
-        if self.fanout_threshold <= 0 and viewer not in authors:
-            authors.append(viewer)
-        pulled = await self._pulled(authors, limit + 1, after)
-        merged = {_key(i)[1]: i for i in (*pushed, *pulled)}
-        ordered = sorted(merged.values(), key=_key, reverse=True)
-        items = ordered[:limit]
-        more = len(ordered) > limit and items
-        last = items[-1] if more else None
-        return Page(items, Keyset(*_key(last)) if last is not None else None)
+    async def page(
+        self,
+        viewer: str,
+        limit: int,
+        after: Keyset | None,
+        then: Callable[[Page[FeedItemRef]], Steps[T]] | None = None,
+    ) -> tuple[Page[FeedItemRef], T | None]:
+        """One page of ``viewer``'s home timeline, newest first, and what ``then`` (run on
+        the page in the same database hop: its hydration) returns."""
+        known = self._known_authors(viewer)
+        cached = await self.cache.get_many(known) if self.cache and known else {}
+        use_cache = self.cache is not None and after is None
+        count = limit + 1
 
-    async def _pulled(
-        self, authors: list[str], count: int, after: Keyset | None
-    ) -> list[FeedItemRef]:
-        if not authors:
-            return []
-        cached = await self.cache.get_many(authors) if self.cache is not None else {}
-        found: list[FeedItemRef] = []
-        missing: list[str] = []
-        for did in authors:
-            recent = cached.get(did)
-            if recent is None:
-                missing.append(did)
-                continue
-            below = _after(recent, after)
-            if len(below) >= count or len(recent) < RECENT_ITEMS:
-                found += below[:count]
-            else:
-                missing.append(did)
-        if not missing:
-            return found
-        if self.cache is None or after is not None:
-            return found + await run_read(self.db, author_items(missing, count, after))
-        fresh = await run_read(self.db, author_items(missing, RECENT_ITEMS, None))
-        by_author: dict[str, list[FeedItemRef]] = {did: [] for did in missing}
-        for item in fresh:
-            by_author[_author(item)].append(item)
-        await self.cache.put_many(by_author)
-        return found + [i for items in by_author.values() for i in items[:count]]
+        def steps() -> Steps[tuple[Page[FeedItemRef], T | None, list[str], list[FeedItemRef]]]:
+            pushed = yield from pushed_items(viewer, count, after)
+            authors = known
+            if authors is None:
+                authors = yield from pulled_authors(viewer, self.pull_threshold)
+                if self.fanout_threshold <= 0 and viewer not in authors:
+                    authors.append(viewer)
+            pulled, missing = _from_cache(authors, cached, count, after)
+            fresh: list[FeedItemRef] = []
+            if missing:
+                fetch = RECENT_ITEMS if use_cache else count
+                fresh = yield from author_items(missing, fetch, None if use_cache else after)
+                pulled += _after(fresh, after)
+            page = _merge(pushed, pulled, limit)
+            extra = (yield from then(page)) if then is not None else None
+            return page, extra, authors, fresh
+
+        page, extra, authors, fresh = await self.reader.run(steps())
+        if known is None:
+            self._remember_authors(viewer, authors)
+        if use_cache and fresh and self.cache is not None:
+            by_author: dict[str, list[FeedItemRef]] = {}
+            for item in fresh:
+                by_author.setdefault(_author(item), []).append(item)
+            await self.cache.put_many(by_author)
+        return page, extra
+
+
+def _from_cache(
+    authors: list[str], cached: dict[str, list[FeedItemRef]], count: int, after: Keyset | None
+) -> tuple[list[FeedItemRef], list[str]]:
+    """Items of ``authors`` the cache can answer, and the authors it cannot."""
+    found: list[FeedItemRef] = []
+    missing: list[str] = []
+    for did in authors:
+        recent = cached.get(did)
+        below = _after(recent, after) if recent is not None else []
+        if recent is not None and (len(below) >= count or len(recent) < RECENT_ITEMS):
+            found += below[:count]
+        else:
+            missing.append(did)
+    return found, missing
+
+
+def _merge(pushed: list[FeedItemRef], pulled: list[FeedItemRef], limit: int) -> Page[FeedItemRef]:
+    merged = {_key(i)[1]: i for i in (*pushed, *pulled)}
+    ordered = sorted(merged.values(), key=_key, reverse=True)
+    items = ordered[:limit]
+    last = items[-1] if len(ordered) > limit and items else None
+    return Page(items, Keyset(*_key(last)) if last is not None else None)
 
 
 def _author(item: FeedItemRef) -> str:

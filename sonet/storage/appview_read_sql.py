@@ -1,19 +1,37 @@
 """Shared pieces of the AppView's read SQL: ``IN`` lists, keyset pages, running read steps.
 
 Read queries are written as :mod:`sonet.appview.ingest.sql` steps (generators that ``yield``
-queries), like the indexer's: a whole hydration runs in one hop to the SQLite thread, or as
+queries), like the indexer's: a whole hydration runs in one hop to a database thread, or as
 awaited statements on PostgreSQL. Keyset pages order by ``(sort_at, key)`` descending and
 continue strictly below a cursor's ``(sort_at, key)`` (row-value comparison, which both
 databases run as an index range).
+
+:class:`Reader` runs read steps. On SQLite it keeps its own read-only connections, each used
+by one worker thread at a time inside a deferred transaction (a consistent WAL snapshot):
+a hop costs about 0.1 ms there against 0.5 ms through the async engine, which matters for
+requests that hydrate in one hop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sonet.appview.ingest.sql import Row, Steps, execute, fetch_all, fetch_one, run_steps
+from sqlalchemy.engine import make_url
+
+from sonet.appview.ingest.sql import (
+    Row,
+    Steps,
+    execute,
+    fetch_all,
+    fetch_one,
+    run_steps,
+    run_steps_sqlite,
+)
 from sonet.repo import cbor
 from sonet.storage.database import Database
 
@@ -21,6 +39,7 @@ __all__ = [
     "IN_CHUNK",
     "Keyset",
     "Page",
+    "Reader",
     "Row",
     "Steps",
     "by_key",
@@ -125,6 +144,66 @@ def to_page(
     items = [make(r) for r in rows[:limit]]
     last = rows[limit - 1] if len(rows) > limit and limit > 0 else None
     return Page(items, Keyset(str(last[sort]), str(last[key])) if last is not None else None)
+
+
+class Reader:
+    """Runs read steps on ``db``: through a pool of ``size`` raw read-only connections on
+    SQLite, through ``db.read()`` on PostgreSQL."""
+
+    def __init__(self, db: Database, size: int = 4) -> None:
+        self.db = db
+        self.size = size
+        self._path = make_url(db.url).database if db.is_sqlite else None
+        self._idle: asyncio.Queue[sqlite3.Connection] | None = None
+        self._all: list[sqlite3.Connection] = []
+        self._threads: ThreadPoolExecutor | None = None
+
+    def _open(self) -> sqlite3.Connection:
+        assert self._path is not None
+        conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        for pragma in (
+            "query_only=ON",
+            "busy_timeout=10000",
+            "cache_size=-32768",
+            "temp_store=MEMORY",
+        ):
+            conn.execute(f"PRAGMA {pragma}")
+        self._all.append(conn)
+        return conn
+
+    async def run(self, steps: Steps[T]) -> T:
+        """Run ``steps`` in one read transaction."""
+        if self._path is None:
+            return await run_read(self.db, steps)
+        if self._idle is None:
+            self._idle = asyncio.Queue()
+            self._threads = ThreadPoolExecutor(self.size, thread_name_prefix="appview-read")
+            for _ in range(self.size):
+                self._idle.put_nowait(await asyncio.to_thread(self._open))
+        conn = await self._idle.get()
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._threads, _in_snapshot, conn, steps)
+        finally:
+            self._idle.put_nowait(conn)
+
+    async def close(self) -> None:
+        """Close the connections and stop the threads."""
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+        for conn in self._all:
+            conn.close()
+        self._all.clear()
+        self._idle = None
+        self._threads = None
+
+
+def _in_snapshot(conn: sqlite3.Connection, steps: Steps[T]) -> T:
+    conn.execute("BEGIN")
+    try:
+        return run_steps_sqlite(conn, steps)
+    finally:
+        conn.execute("COMMIT")
 
 
 async def run_read(db: Database, steps: Steps[T]) -> T:

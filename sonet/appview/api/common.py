@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from sonet.appview.api.context import AppviewContext
 from sonet.appview.views.state import HydrationState
 from sonet.storage.appview_read_actors import dids_by_handle
-from sonet.storage.appview_read_sql import Keyset, Steps, run_read
+from sonet.storage.appview_read_sql import Keyset, Steps
 from sonet.syntax.datetime import format_datetime, parse_datetime
 from sonet.syntax.errors import InvalidSyntaxError
 from sonet.xrpc.errors import InvalidRequestError
@@ -74,7 +74,7 @@ def new_state(ctx: AppviewContext, viewer: str | None) -> HydrationState:
 
 async def hydrate(ctx: AppviewContext, steps: Steps[T]) -> T:
     """Run hydration (or any read) steps in one read transaction."""
-    return await run_read(ctx.db, steps)
+    return await ctx.reader.run(steps)
 
 
 async def resolve_dids(ctx: AppviewContext, actors: list[str]) -> dict[str, str]:

@@ -13,6 +13,7 @@ from sonet.appview.timeline import TimelineReader
 from sonet.identity.did_resolver import DidResolver
 from sonet.lexicons import Lexicons
 from sonet.net import HttpClient
+from sonet.storage.appview_read_sql import Reader
 from sonet.storage.database import Database
 from sonet.xrpc.auth import AuthVerifiers
 
@@ -27,6 +28,7 @@ class AppviewContext:
 
     config: AppviewConfig
     db: Database
+    reader: Reader
     lexicons: Lexicons
     auth: AuthVerifiers
     http: HttpClient

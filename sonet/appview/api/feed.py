@@ -111,11 +111,16 @@ class FeedApi:
             return {"feed": []}
 
         async def fetch(cur: str | None, n: int) -> tuple[list[Out], str | None]:
-            page = await self.ctx.timeline.page(viewer, n, unpack_cursor(cur))
-            items = [FeedItem.of(r) for r in page.items]
-            feed = await self._feed_page(
-                viewer, items, lambda st, i: not blocks_and_mutes(st, i).any
+            st = new_state(self.ctx, viewer)
+            page, _ = await self.ctx.timeline.page(
+                viewer, n, unpack_cursor(cur), lambda p: hydrate_feed_items(st, p.items)
             )
+            items = [FeedItem.of(r) for r in page.items]
+            feed = [
+                v
+                for i in items
+                if not blocks_and_mutes(st, i).any and (v := feed_view_post(st, i)) is not None
+            ]
             return feed, pack_cursor(page.next)
 
         feed, next_cursor = await fill_page(fetch, cursor, limit)

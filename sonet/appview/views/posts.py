@@ -147,7 +147,16 @@ def _viewer(state: HydrationState, uri: str, author: str) -> dict[str, Any] | No
 
 
 def post_view(state: HydrationState, uri: str, depth: int = 0) -> dict[str, Any] | None:
-    """``#postView`` of a hydrated post by a visible author, or None."""
+    """``#postView`` of a hydrated post by a visible author, or None (built once per state;
+    do not modify it)."""
+    key = ("post", uri, depth)
+    if key not in state.views:
+        state.views[key] = _post_view(state, uri, depth)
+    view: dict[str, Any] | None = state.views[key]
+    return view
+
+
+def _post_view(state: HydrationState, uri: str, depth: int) -> dict[str, Any] | None:
     post = state.posts.get(uri)
     if post is None:
         return None

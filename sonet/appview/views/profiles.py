@@ -96,7 +96,16 @@ def blocked_profile_viewer(state: HydrationState, did: str) -> dict[str, Any] | 
 
 
 def profile_basic(state: HydrationState, did: str) -> dict[str, Any] | None:
-    """``#profileViewBasic`` of a visible actor, or None."""
+    """``#profileViewBasic`` of a visible actor, or None (built once per state; do not modify
+    it)."""
+    key = ("profile", did, 0)
+    if key not in state.views:
+        state.views[key] = _profile_basic(state, did)
+    view: dict[str, Any] | None = state.views[key]
+    return view
+
+
+def _profile_basic(state: HydrationState, did: str) -> dict[str, Any] | None:
     actor = visible_actor(state, did)
     if actor is None:
         return None
@@ -125,9 +134,10 @@ def profile_basic(state: HydrationState, did: str) -> dict[str, Any] | None:
 
 def profile(state: HydrationState, did: str) -> dict[str, Any] | None:
     """``#profileView`` of a visible actor, or None."""
-    view = profile_basic(state, did)
-    if view is None:
+    basic = profile_basic(state, did)
+    if basic is None:
         return None
+    view = dict(basic)
     actor = state.actors[did]
     if actor.profile is not None:
         if actor.profile.description:
@@ -155,7 +165,7 @@ def with_known_followers(state: HydrationState, did: str, view: dict[str, Any]) 
     """``view`` with ``viewer.knownFollowers`` added when hydrated."""
     known = known_followers_view(state, did)
     if known is not None and "viewer" in view:
-        view["viewer"]["knownFollowers"] = known
+        view["viewer"] = {**view["viewer"], "knownFollowers": known}
     return view
 
 

@@ -8,6 +8,7 @@ blocks or mutes of the viewer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sonet.appview.images import ImageUrls
 from sonet.storage.appview_read_actors import ActorRow, ProfileAgg
@@ -76,6 +77,9 @@ class HydrationState:
     """Pairs of actors with a block between them (third-party blocks)."""
     looked_up: set[str] = field(default_factory=set)
     """Keys (DIDs and URIs) already looked up, found or not."""
+    views: dict[tuple[str, str, int], Any] = field(default_factory=dict)
+    """Views already built (a post shown as an item and as a reply's root is built once);
+    callers extending a cached view copy it first."""
 
     def blocked_between(self, a: str, b: str) -> bool:
         """Whether ``a`` and ``b`` block each other (either way)."""

@@ -1,0 +1,345 @@
+"""AppView reads under load: getTimeline and searchPosts latency with 50 concurrent clients.
+
+Run: ``python bench/bench_appview_reads.py [--users N] [--posts N] [--follows N] [--clients N]
+[--requests N] [--threshold N] [--database-url URL]``. A synthetic network is indexed first
+(not timed) through the ingestion indexer: follows drawn from a Zipf distribution over users
+(a few accounts followed by 10%+ of everyone; those above the fan-out threshold are pulled at
+read time, the rest pushed into followers' timelines), then posts with words and hashtags, a
+fifth of them replies. The AppView then runs in its own process on a loopback port (its own
+core), and ``--clients`` concurrent clients, each with its own viewer and a real service JWT
+(``did:key`` issuers, so no directory is involved), call getTimeline (first page, then the next
+page with the cursor) and searchPosts (one or two random words, sort latest). Reported: p50,
+p99 and max latency and requests/s per method, and the scale of the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import gc
+import multiprocessing
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from itertools import accumulate, count
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp
+
+from sonet.appview.ingest.actors import set_handle
+from sonet.appview.ingest.context import IndexConfig
+from sonet.appview.ingest.events import CommitItem, RecordWrite
+from sonet.appview.ingest.indexer import Indexer
+from sonet.appview.schema import migrate_appview
+from sonet.appview.search.index import SearchIndex
+from sonet.appview.search.updater import SearchUpdater
+from sonet.crypto import Keypair, generate_keypair
+from sonet.repo import cbor
+from sonet.storage.database import Database, sqlite_url
+from sonet.syntax.tid import tid_from
+from sonet.xrpc.service_jwt import create_service_jwt
+
+APPVIEW_DID = "did:web:localhost%3A0"
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "atproto",
+    "sonet",
+    "bluesky",
+    "timeline",
+    "thread",
+    "search",
+    "index",
+    "python",
+    "garden",
+    "coffee",
+    "music",
+    "river",
+    "mountain",
+    "city",
+    "night",
+    "morning",
+    "sunset",
+    "ocean",
+    "forest",
+    "book",
+    "movie",
+    "game",
+    "code",
+    "data",
+    "cloud",
+    "rain",
+    "snow",
+    "summer",
+    "winter",
+    "spring",
+    "autumn",
+    "friend",
+    "family",
+]
+TAGS = ["news", "art", "python", "music", "photo", "cats", "dogs", "food", "travel", "sport"]
+BATCH = 2000
+_tids = count(1_700_000_000_000_000)
+
+
+def _tid() -> str:
+    return tid_from(next(_tids), 0)
+
+
+def _write(did: str, collection: str, value: dict[str, Any], rkey: str) -> RecordWrite:
+    cid, data = cbor.encode_with_cid(value)
+    return RecordWrite("create", did, collection, rkey, cid.encode(), data, value)
+
+
+def _time(i: int, total: int) -> str:
+    """Record times spread over the last 30 days, in order."""
+    start = time.time() - 30 * 86400
+    t = start + (30 * 86400 - 60) * i / max(1, total)
+    ms = int((t - int(t)) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{ms:03d}Z"
+
+
+class Network:
+    """The synthetic accounts and the events that build them."""
+
+    def __init__(self, users: int, seed: int = 7) -> None:
+        self.rng = random.Random(seed)
+        self.keys: list[Keypair] = [generate_keypair() for _ in range(users)]
+        self.dids = [k.did() for k in self.keys]
+
+    def follows(self, total: int) -> list[tuple[int, int]]:
+        """``total`` distinct (follower, followee) pairs, followees Zipf-distributed."""
+        n = len(self.dids)
+        weights = list(accumulate(1.0 / (rank + 1) for rank in range(n)))
+        popular = list(range(n))
+        self.rng.shuffle(popular)
+        pairs: set[tuple[int, int]] = set()
+        while len(pairs) < min(total, n * (n - 1) // 2):
+            follower = self.rng.randrange(n)
+            followee = popular[bisect.bisect(weights, self.rng.random() * weights[-1])]
+            if follower != followee:
+                pairs.add((follower, followee))
+        return list(pairs)
+
+    def text(self) -> tuple[str, list[str]]:
+        words = self.rng.choices(WORDS, k=self.rng.randint(4, 14))
+        tags = self.rng.sample(TAGS, k=self.rng.choice((0, 0, 0, 1, 2)))
+        return " ".join(words + [f"#{t}" for t in tags]), tags
+
+
+async def build(db: Database, search_dir: Path, args: argparse.Namespace) -> Network:
+    """Index the synthetic network into ``db`` and a search index."""
+    await migrate_appview(db)
+    net = Network(args.users)
+    search = SearchIndex(search_dir, commit_interval=5.0)
+    indexer = Indexer(
+        db, IndexConfig(fanout_threshold=args.threshold), search=SearchUpdater(db, search)
+    )
+    started = time.perf_counter()
+    for i, did in enumerate(net.dids):
+        await indexer.run(set_handle(did, f"user{i}.bench.test", _time(0, 1)))
+    events: list[CommitItem] = []
+
+    async def flush() -> None:
+        await indexer.apply(events)
+        events.clear()
+
+    follows = net.follows(args.follows)
+    for n, (a, b) in enumerate(follows):
+        rec = _write(
+            net.dids[a],
+            "app.bsky.graph.follow",
+            {"$type": "app.bsky.graph.follow", "subject": net.dids[b], "createdAt": _time(0, 1)},
+            _tid(),
+        )
+        events.append(CommitItem(None, net.dids[a], _tid(), "bafycommit", _time(0, 1), [rec]))
+        if len(events) >= BATCH:
+            await flush()
+        if n % 50_000 == 0:
+            print(f"  follows {n:,}/{len(follows):,}", flush=True)
+    await flush()
+    recent: list[tuple[str, str]] = []
+    for i in range(args.posts):
+        author = net.rng.randrange(len(net.dids))
+        did = net.dids[author]
+        text, tags = net.text()
+        value: dict[str, Any] = {
+            "$type": "app.bsky.feed.post",
+            "text": text,
+            "createdAt": _time(i, args.posts),
+            "langs": ["en"],
+        }
+        if tags:
+            value["tags"] = tags
+        if recent and net.rng.random() < 0.2:
+            uri, cid = net.rng.choice(recent)
+            value["reply"] = {"root": {"uri": uri, "cid": cid}, "parent": {"uri": uri, "cid": cid}}
+        rec = _write(did, "app.bsky.feed.post", value, _tid())
+        if "reply" not in value:
+            recent.append((rec.uri, rec.cid))
+            recent = recent[-500:]
+        events.append(CommitItem(None, did, _tid(), "bafycommit", value["createdAt"], [rec]))
+        if len(events) >= BATCH:
+            await flush()
+        if i % 50_000 == 0:
+            print(f"  posts {i:,}/{args.posts:,}", flush=True)
+    await flush()
+    await search.close()
+    elapsed = time.perf_counter() - started
+    print(
+        f"indexed {args.users:,} users, {len(follows):,} follows, {args.posts:,} posts "
+        f"in {elapsed:,.0f} s"
+    )
+    del search, indexer
+    gc.collect()
+    return net
+
+
+def _serve(database: str, data_dir: str, threshold: int, port_queue: Any) -> None:
+    """The AppView in its own process."""
+    from aiohttp import web
+
+    from sonet.appview.app import build_appview_app, create_appview
+    from sonet.appview.config import AppviewConfig
+
+    async def main() -> None:
+        config = AppviewConfig(
+            data_dir=Path(data_dir),
+            database_url=database,
+            service_did=APPVIEW_DID,
+            fanout_threshold=threshold,
+        )
+        ctx = await create_appview(config)
+        runner = web.AppRunner(build_appview_app(ctx), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port_queue.put(runner.addresses[0][1])
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def _report(name: str, samples: list[float], wall: float) -> float:
+    qs = statistics.quantiles(samples, n=100)
+    print(
+        f"{name}: {len(samples) / wall:,.0f} req/s  p50 {qs[49] * 1e3:,.1f} ms  "
+        f"p99 {qs[98] * 1e3:,.1f} ms  max {max(samples) * 1e3:,.1f} ms  ({len(samples):,} calls)"
+    )
+    return qs[98]
+
+
+async def load(
+    base: str,
+    net: Network,
+    clients: int,
+    requests: int,
+    make: Callable[[aiohttp.ClientSession, int], Awaitable[None]],
+) -> tuple[list[float], float]:
+    """``clients`` concurrent clients each making ``requests`` calls; latencies and wall time."""
+    samples: list[float] = []
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(base, connector=connector) as session:
+
+        async def client(c: int) -> None:
+            for _ in range(requests):
+                start = time.perf_counter()
+                await make(session, c)
+                samples.append(time.perf_counter() - start)
+
+        await asyncio.gather(*(client(c) for c in range(min(clients, 4))))  # warm up
+        samples.clear()
+        started = time.perf_counter()
+        await asyncio.gather(*(client(c) for c in range(clients)))
+        return samples, time.perf_counter() - started
+
+
+async def run_load(base: str, net: Network, args: argparse.Namespace) -> None:
+    rng = random.Random(11)
+    viewers = rng.sample(range(len(net.dids)), k=min(args.clients * 4, len(net.dids)))
+
+    def auth(i: int, nsid: str) -> dict[str, str]:
+        key = net.keys[i]
+        token = create_service_jwt(key, key.did(), APPVIEW_DID, nsid, exp=time.time() + 3600)
+        return {"Authorization": f"Bearer {token}"}
+
+    async def timeline(session: aiohttp.ClientSession, c: int) -> None:
+        viewer = viewers[(c + rng.randrange(4) * args.clients) % len(viewers)]
+        headers = auth(viewer, "app.bsky.feed.getTimeline")
+        cursor = None
+        for _ in range(2 if rng.random() < 0.3 else 1):
+            params = {"limit": "50", **({"cursor": cursor} if cursor else {})}
+            async with session.get(
+                "/xrpc/app.bsky.feed.getTimeline", params=params, headers=headers
+            ) as resp:
+                body = await resp.json()
+                assert resp.status == 200, body
+                cursor = body.get("cursor")
+            if not cursor:
+                break
+
+    async def search(session: aiohttp.ClientSession, c: int) -> None:
+        q = " ".join(rng.sample(WORDS, k=rng.choice((1, 2))))
+        headers = auth(viewers[c % len(viewers)], "app.bsky.feed.searchPosts")
+        async with session.get(
+            "/xrpc/app.bsky.feed.searchPosts", params={"q": q, "limit": "25"}, headers=headers
+        ) as resp:
+            body = await resp.json()
+            assert resp.status == 200, body
+
+    samples, wall = await load(base, net, args.clients, args.requests, timeline)
+    p99_tl = _report("getTimeline (limit 50, 30% also fetch page 2)", samples, wall)
+    samples, wall = await load(base, net, args.clients, args.requests, search)
+    p99_search = _report("searchPosts (limit 25, sort latest)", samples, wall)
+    print(
+        f"goals: getTimeline p99 < 50 ms: {'met' if p99_tl < 0.05 else 'NOT met'}; "
+        f"searchPosts p99 < 30 ms: {'met' if p99_search < 0.03 else 'NOT met'}"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=5_000)
+    parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument("--follows", type=int, default=100_000)
+    parser.add_argument("--threshold", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sonet-appview-bench-") as tmp:
+        data_dir = Path(tmp)
+        url = args.database_url or sqlite_url(data_dir / "appview.sqlite")
+        db = Database.open(url)
+        net = await build(db, data_dir / "search", args)
+        await db.close()
+        ctx = multiprocessing.get_context("spawn")
+        ports = ctx.Queue()
+        server = ctx.Process(
+            target=_serve, args=(url, str(data_dir), args.threshold, ports), daemon=True
+        )
+        server.start()
+        try:
+            port = ports.get(timeout=60)
+            print(f"load: {args.clients} clients x {args.requests} requests each")
+            await run_load(f"http://127.0.0.1:{port}", net, args)
+        finally:
+            server.terminate()
+            server.join(10)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
