@@ -203,8 +203,6 @@ async def build(db: Database, search_dir: Path, args: argparse.Namespace) -> Net
         f"indexed {args.users:,} users, {len(follows):,} follows, {args.posts:,} posts "
         f"in {elapsed:,.0f} s"
     )
-    del search, indexer
-    gc.collect()
     return net
 
 
@@ -326,6 +324,7 @@ async def main() -> None:
         db = Database.open(url)
         net = await build(db, data_dir / "search", args)
         await db.close()
+        gc.collect()  # drops the build's search writers (the server opens its own)
         ctx = multiprocessing.get_context("spawn")
         ports = ctx.Queue()
         server = ctx.Process(

@@ -54,7 +54,7 @@ async def timeline(world: World, viewer: Account, **params: Any) -> list[dict[st
     items: list[dict[str, Any]] = []
     cursor = None
     for _ in range(50):
-        extra = {"cursor": cursor} if cursor else {}
+        extra: dict[str, str] = {"cursor": cursor} if cursor else {}
         out = await world.ok(TIMELINE, viewer, params={**params, **extra})
         items += out["feed"]
         cursor = out.get("cursor")
