@@ -43,6 +43,12 @@ class PdsConfig:
     jwt_secret: str = field(default="", repr=False)
     appview_url: str | None = None
     appview_did: str | None = None
+    chat_url: str | None = None
+    chat_did: str | None = None
+    mod_service_url: str | None = None
+    mod_service_did: str | None = None
+    report_service_url: str | None = None
+    report_service_did: str | None = None
     invite_required: bool = False
     blob_upload_limit: int = 50 * 1024 * 1024
     smtp_url: str | None = None
@@ -89,6 +95,12 @@ class PdsConfig:
             jwt_secret=e.get("SONET_JWT_SECRET", ""),
             appview_url=e.get("SONET_APPVIEW_URL") or None,
             appview_did=e.get("SONET_APPVIEW_DID") or None,
+            chat_url=e.get("SONET_CHAT_URL") or None,
+            chat_did=e.get("SONET_CHAT_DID") or None,
+            mod_service_url=e.get("SONET_MOD_SERVICE_URL") or None,
+            mod_service_did=e.get("SONET_MOD_SERVICE_DID") or None,
+            report_service_url=e.get("SONET_REPORT_SERVICE_URL") or None,
+            report_service_did=e.get("SONET_REPORT_SERVICE_DID") or None,
             invite_required=_bool(e.get("SONET_INVITE_REQUIRED")),
             blob_upload_limit=int(e.get("SONET_BLOB_UPLOAD_LIMIT", str(50 * 1024 * 1024))),
             smtp_url=e.get("SONET_SMTP_URL") or None,

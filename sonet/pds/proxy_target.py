@@ -53,10 +53,8 @@ class ProxyTarget:
         return f"{self.did}#{self.service_id}"
 
 
-def _endpoint(config: PdsConfig, prefix: str) -> ServiceEndpoint | None:
-    url: Any = getattr(config, f"{prefix}_url", None)
-    did: Any = getattr(config, f"{prefix}_did", None)
-    if isinstance(url, str) and url and isinstance(did, str) and did:
+def _endpoint(url: str | None, did: str | None) -> ServiceEndpoint | None:
+    if url and did:
         return ServiceEndpoint(url.rstrip("/"), did)
     return None
 
@@ -72,13 +70,12 @@ class ProxyServices:
 
     @classmethod
     def from_config(cls, config: PdsConfig) -> ProxyServices:
-        """``appview_url``/``appview_did`` and, when the config has them, ``chat_*``,
-        ``mod_service_*`` and ``report_service_*``."""
+        """Each service whose URL and DID are both configured."""
         return cls(
-            appview=_endpoint(config, "appview"),
-            chat=_endpoint(config, "chat"),
-            moderation=_endpoint(config, "mod_service"),
-            reports=_endpoint(config, "report_service"),
+            appview=_endpoint(config.appview_url, config.appview_did),
+            chat=_endpoint(config.chat_url, config.chat_did),
+            moderation=_endpoint(config.mod_service_url, config.mod_service_did),
+            reports=_endpoint(config.report_service_url, config.report_service_did),
         )
 
     def get(self, service: DefaultService) -> ServiceEndpoint | None:

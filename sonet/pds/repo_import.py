@@ -31,15 +31,13 @@ from sonet.sync.events import sync_body
 from sonet.syntax.tid import parse_tid
 from sonet.xrpc.frames import MessageFrame
 
-__all__ = ["DEFAULT_MAX_IMPORT_BYTES", "RepoImportError", "RepoImporter"]
+__all__ = ["RepoImportError", "RepoImporter"]
 
 log = logging.getLogger(__name__)
 
 BLOBS_SERVICE: Final = "sonet.pds.api.blobs"
 """Where the blobs area keeps its service; its ``on_import`` hook records the blobs the imported
 records reference (those not uploaded yet become ``listMissingBlobs``)."""
-DEFAULT_MAX_IMPORT_BYTES: Final = 256 * 1024 * 1024
-"""Largest CAR accepted by importRepo unless ``config.max_import_size`` says otherwise."""
 
 
 class RepoImportError(PdsError):
@@ -51,7 +49,7 @@ class RepoImporter:
 
     def __init__(self, ctx: PdsContext) -> None:
         self.ctx = ctx
-        self.max_bytes: int = int(getattr(ctx.config, "max_import_size", DEFAULT_MAX_IMPORT_BYTES))
+        self.max_bytes = ctx.config.max_import_size
 
     async def import_car(self, did: str, data: bytes) -> RepoRoot:
         """Verify ``data`` as ``did``'s repo and make it the hosted repo; returns the new head."""

@@ -8,6 +8,7 @@ import aiohttp
 import orjson
 import pytest
 
+from sonet.pds.config import PdsConfig
 from sonet.pds.proxy import ProxyLimits, get_proxy
 from sonet.pds.proxy_methods import default_service, is_privileged_method, is_protected_method
 from sonet.pds.proxy_target import ProxyServices, ServiceEndpoint, parse_proxy_header
@@ -252,3 +253,22 @@ def test_method_tables_and_header_parsing() -> None:
     target = services.default_target("chat.bsky.convo.listConvos")
     assert target is not None and target.proxy_to == "did:web:chat.example#bsky_chat"
     assert services.default_target("app.bsky.feed.getTimeline") is None
+
+
+def test_default_services_from_env_config() -> None:
+    env = {
+        "SONET_APPVIEW_URL": "https://appview.example/",
+        "SONET_APPVIEW_DID": "did:web:appview.example",
+        "SONET_CHAT_URL": "https://chat.example",
+        "SONET_CHAT_DID": "did:web:chat.example",
+        "SONET_MOD_SERVICE_URL": "https://mod.example",
+        "SONET_MOD_SERVICE_DID": "did:web:mod.example",
+        "SONET_REPORT_SERVICE_URL": "https://reports.example",
+    }
+    services = ProxyServices.from_config(PdsConfig.from_env(env))
+    assert services.appview == ServiceEndpoint("https://appview.example", "did:web:appview.example")
+    assert services.chat == ServiceEndpoint("https://chat.example", "did:web:chat.example")
+    assert services.moderation == ServiceEndpoint("https://mod.example", "did:web:mod.example")
+    assert services.reports is None  # a URL without a DID is not a usable service
+    target = services.default_target("tools.ozone.moderation.emitEvent")
+    assert target is not None and target.url == "https://mod.example"

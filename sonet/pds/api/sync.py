@@ -27,7 +27,6 @@ __all__ = ["CAR_TYPE", "SyncApi", "SyncServices", "close", "register", "setup"]
 
 NSID: Final = "com.atproto.sync"
 CAR_TYPE: Final = "application/vnd.ipld.car"
-DEFAULT_RETENTION_HOURS: Final = 72.0
 
 Call = HandlerContext[Any]
 
@@ -41,9 +40,8 @@ class SyncServices:
 
 
 def settings_from(ctx: PdsContext) -> FirehoseSettings:
-    """Firehose settings from the config (``firehose_retention_hours``, default 72)."""
-    hours = float(getattr(ctx.config, "firehose_retention_hours", DEFAULT_RETENTION_HOURS))
-    return FirehoseSettings(retention_seconds=hours * 3600)
+    """Firehose settings from the config (``firehose_retention_hours``)."""
+    return FirehoseSettings(retention_seconds=ctx.config.firehose_retention_hours * 3600)
 
 
 async def setup(ctx: PdsContext) -> None:
