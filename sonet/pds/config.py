@@ -102,14 +102,16 @@ class PdsConfig:
             report_service_url=e.get("SONET_REPORT_SERVICE_URL") or None,
             report_service_did=e.get("SONET_REPORT_SERVICE_DID") or None,
             invite_required=_bool(e.get("SONET_INVITE_REQUIRED")),
-            blob_upload_limit=int(e.get("SONET_BLOB_UPLOAD_LIMIT", str(50 * 1024 * 1024))),
+            blob_upload_limit=int(e.get("SONET_BLOB_UPLOAD_LIMIT", cls.blob_upload_limit)),
             smtp_url=e.get("SONET_SMTP_URL") or None,
             email_from=e.get("SONET_EMAIL_FROM", f"noreply@{hostname}"),
             crawlers=_list(e.get("SONET_CRAWLERS")),
             allow_private_network=_bool(e.get("SONET_ALLOW_PRIVATE_NETWORK"), default=local),
             dev_mode=_bool(e.get("SONET_DEV_MODE"), default=local),
-            firehose_retention_hours=float(e.get("SONET_FIREHOSE_RETENTION_HOURS", "72")),
-            max_import_size=int(e.get("SONET_MAX_IMPORT_SIZE", str(256 * 1024 * 1024))),
+            firehose_retention_hours=float(
+                e.get("SONET_FIREHOSE_RETENTION_HOURS", cls.firehose_retention_hours)
+            ),
+            max_import_size=int(e.get("SONET_MAX_IMPORT_SIZE", cls.max_import_size)),
         )
 
     def with_secret(self) -> PdsConfig:
