@@ -19,7 +19,8 @@ Frames are generated once (2 processes, cached in ``$TMPDIR/sonet-bench-relay``)
 rev is a TID whose timestamp encodes its slot in the schedule, so the decoding subscriber knows
 when the PDS was due to send it: latency = received - scheduled. In throughput runs the hosts
 send as fast as the relay takes them (TCP back-pressure) and the rate is measured at the
-subscribers after every account's first commit (DID resolution, account creation) has passed.
+subscribers. Every run starts with a warm-up that is not measured: each account's first commit
+(DID resolution, account creation), after which the measured phase starts.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import heapq
 import json
 import multiprocessing
@@ -160,12 +162,14 @@ def free_ports(count: int) -> list[int]:
 class Host:
     """One synthetic PDS streaming its frames file on schedule (or as fast as it can)."""
 
-    def __init__(self, path: Path, port: int) -> None:
+    def __init__(self, path: Path, port: int, first_round: int) -> None:
         self.path = path
         self.port = port
+        self.first_round = first_round
         self.connected = asyncio.Event()
         self.start_at = 0.0
         self.rate: float | None = None
+        self.warm = asyncio.Event()
         self.go = asyncio.Event()
         self.sent = 0
         self.max_behind = 0.0
@@ -183,13 +187,15 @@ class Host:
         ws = web.WebSocketResponse(compress=False)
         await ws.prepare(request)
         self.connected.set()
-        await self.go.wait()
+        await self.warm.wait()
         cursor = int(request.query.get("cursor", "0"))
         for slot, frame in _read_records(self.path):
             if slot + 1 <= cursor:
                 continue
-            if self.rate is not None:
-                due = self.start_at + slot / self.rate
+            if slot >= self.first_round and not self.go.is_set():
+                await self.go.wait()
+            if self.rate is not None and slot >= self.first_round:
+                due = self.start_at + (slot - self.first_round) / self.rate
                 delay = due - time.time()
                 if delay > 0.001:
                     await asyncio.sleep(delay)
@@ -222,15 +228,23 @@ def serve_hosts(directory: Path, ports: list[int], plc_port: int, conn: Connecti
 
         plc = web.Application()
         plc.router.add_get("/{did}", resolve)
-        hosts = [Host(directory / f"host{h}.frames", port) for h, port in enumerate(ports)]
+        accounts = len(docs)
+        hosts = [
+            Host(directory / f"host{h}.frames", port, accounts) for h, port in enumerate(ports)
+        ]
         runners = []
         for app, port in [(plc, plc_port), *[(h.app(), h.port) for h in hosts]]:
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", port).start()
             runners.append(runner)
+        gc.collect()
+        gc.freeze()  # keep the harness's own collector pauses out of the measurement
         conn.send("ready")
         loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, conn.recv)  # warm up: every account's first commit
+        for host in hosts:
+            host.warm.set()
         start_at, rate = await loop.run_in_executor(None, conn.recv)
         for host in hosts:
             host.start_at, host.rate = start_at, rate
@@ -254,6 +268,18 @@ def serve_hosts(directory: Path, ports: list[int], plc_port: int, conn: Connecti
 def serve_relay(config: RelayConfig, conn: Connection, profile: str | None = None) -> None:
     """Child process: a relay on ``config.port`` (profiled into ``profile`` if given)."""
 
+    gc_pauses: list[float] = []
+    if os.environ.get("SONET_BENCH_GC"):
+        started: list[float] = []
+
+        def watch(phase: str, _info: dict[str, Any]) -> None:
+            if phase == "start":
+                started[:] = [time.perf_counter()]
+            elif started:
+                gc_pauses.append(time.perf_counter() - started[0])
+
+        gc.callbacks.append(watch)
+
     async def main() -> None:
         relay = await create_relay(config)
         runner = web.AppRunner(build_relay_app(relay), access_log=None)
@@ -268,6 +294,12 @@ def serve_relay(config: RelayConfig, conn: Connection, profile: str | None = Non
             "verify_batches": relay.pool.batches,
             "slow_dropped": relay.broadcaster.dropped_slow,
         }
+        if gc_pauses:
+            stats["gc"] = {
+                "count": len(gc_pauses),
+                "max_ms": max(gc_pauses) * 1e3,
+                "total_ms": sum(gc_pauses) * 1e3,
+            }
         conn.send(stats)
         await runner.cleanup()
         await close_relay(relay)
@@ -284,24 +316,30 @@ def serve_relay(config: RelayConfig, conn: Connection, profile: str | None = Non
 
 
 class Subscriber(asyncio.Protocol):
-    """A raw WebSocket client: counts bytes, and (if ``decode``) parses every frame."""
+    """A raw WebSocket client. It walks the frame boundaries of everything it receives (to count
+    messages and answer pings, as any consumer must); if ``decode`` it also decodes each message
+    (seq continuity, latency)."""
 
-    def __init__(self, decode: bool, t0_us: int, clock: dict[str, float]) -> None:
+    def __init__(self, decode: bool, t0_us: int, first_round: int, clock: dict[str, float]) -> None:
         self.decode = decode
         self.t0_us = t0_us
+        self.first_round = first_round
         self.clock = clock
+        self.transport: asyncio.Transport | None = None
         self.upgraded = False
-        self.pending = bytearray()
+        self.buffer = bytearray()
+        self.skip = 0  # payload bytes of the current frame still to skip
         self.bytes = 0
         self.messages = 0
         self.last_seq = 0
         self.gaps = 0
-        self.received: list[tuple[float, float]] = []  # (received, latency)
+        self.received: list[tuple[float, float]] = []  # (received, latency) after warm-up
         self.ready = asyncio.Event()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        key = base64.b64encode(os.urandom(16)).decode()
         assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        key = base64.b64encode(os.urandom(16)).decode()
         transport.write(
             (
                 f"GET {SUBSCRIBE} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
@@ -312,25 +350,29 @@ class Subscriber(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if not self.upgraded:
-            self.pending += data
-            end = self.pending.find(b"\r\n\r\n")
+            self.buffer += data
+            end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
                 return
-            assert b" 101 " in self.pending[:end]
-            data = bytes(self.pending[end + 4 :])
-            self.pending = bytearray()
+            assert b" 101 " in self.buffer[:end]
+            data = bytes(self.buffer[end + 4 :])
+            self.buffer = bytearray()
             self.upgraded = True
             self.ready.set()
         self.bytes += len(data)
-        if self.decode:
-            self.pending += data
-            self._parse()
-
-    def _parse(self) -> None:
-        buf = self.pending
         pos = 0
-        now = time.time()
-        start_at, rate = self.clock["start_at"], self.clock["rate"]
+        if self.skip:
+            if self.skip >= len(data):
+                self.skip -= len(data)
+                return
+            pos = self.skip
+            self.skip = 0
+        self.buffer += data[pos:]
+        self._frames()
+
+    def _frames(self) -> None:
+        buf = self.buffer
+        pos = 0
         while len(buf) - pos >= 2:
             opcode = buf[pos] & 0x0F
             size = buf[pos + 1] & 0x7F
@@ -345,43 +387,73 @@ class Subscriber(asyncio.Protocol):
                     break
                 size = int.from_bytes(buf[pos + 2 : pos + 10], "big")
                 head = 10
+            if opcode == 0x2:
+                self.messages += 1
+            if opcode == 0x2 and not self.decode and len(buf) - pos < head + size:
+                self.skip = head + size - (len(buf) - pos)  # skip the rest as it arrives
+                pos = len(buf)
+                break
             if len(buf) - pos < head + size:
+                if opcode == 0x2:
+                    self.messages -= 1  # counted again once complete
                 break
             payload = bytes(buf[pos + head : pos + head + size])
             pos += head + size
-            if opcode != 0x2:  # a ping or a close
-                continue
-            items: list[Any] = list(cbrrr.decode_multi_dag_cbor_in_violation_of_the_spec(payload))
-            body: dict[str, Any] = items[1]
-            self.messages += 1
-            if body["seq"] != self.last_seq + 1:
-                self.gaps += 1
-            self.last_seq = body["seq"]
-            slot = (parse_tid(body["rev"])[0] - self.t0_us) // GEN_SPACING_US
-            due = start_at + slot / rate if rate else now
-            self.received.append((now, now - due))
+            if opcode == 0x9:
+                self._pong(payload)
+            elif opcode == 0x2 and self.decode:
+                self._message(payload)
         del buf[:pos]
+
+    def _pong(self, payload: bytes) -> None:
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        assert self.transport is not None and len(payload) < 126
+        self.transport.write(bytes([0x8A, 0x80 | len(payload)]) + mask + masked)
+
+    def _message(self, payload: bytes) -> None:
+        items: list[Any] = list(cbrrr.decode_multi_dag_cbor_in_violation_of_the_spec(payload))
+        body: dict[str, Any] = items[1]
+        if body.get("seq", 0) != self.last_seq + 1:
+            self.gaps += 1
+        self.last_seq = body.get("seq", self.last_seq)
+        if "rev" not in body:
+            return
+        now = time.time()
+        slot = (parse_tid(body["rev"])[0] - self.t0_us) // GEN_SPACING_US
+        if slot >= self.first_round:
+            rate = self.clock["rate"]
+            due = self.clock["start_at"] + (slot - self.first_round) / rate if rate else now
+            self.received.append((now, now - due))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
 
 
 def _same(subscriber: Subscriber) -> Subscriber:
     return subscriber
 
 
-def run_subscribers(port: int, t0_us: int, conn: Connection) -> None:
+def run_subscribers(port: int, t0_us: int, first_round: int, conn: Connection) -> None:
     """Child process: the 50 subscribers."""
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         clock = {"start_at": 0.0, "rate": 0.0}
-        subscribers = [Subscriber(i == 0, t0_us, clock) for i in range(SUBSCRIBERS)]
+        subscribers = [Subscriber(i == 0, t0_us, first_round, clock) for i in range(SUBSCRIBERS)]
         for subscriber in subscribers:
             await loop.create_connection(partial(_same, subscriber), "127.0.0.1", port)
             await subscriber.ready.wait()
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(100_000, 50, 1_000)  # the latency list grows: no full passes over it
         conn.send("ready")
         start_at, rate, expected, deadline = await loop.run_in_executor(None, conn.recv)
         clock["start_at"], clock["rate"] = start_at, rate or 0.0
         measuring = subscribers[0]
         while measuring.messages < expected and time.time() < deadline:
+            if any(getattr(s, "closed", False) for s in subscribers):
+                break  # a subscriber was disconnected: the run is incomplete
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)  # let the other subscribers read the last frames
         conn.send(
@@ -390,6 +462,7 @@ def run_subscribers(port: int, t0_us: int, conn: Connection) -> None:
                 "gaps": measuring.gaps,
                 "received": measuring.received,
                 "bytes": [s.bytes for s in subscribers],
+                "counts": sorted({s.messages for s in subscribers}),
             }
         )
 
@@ -450,14 +523,27 @@ class RunResult:
     rate: float | None
     delivered: int
     seconds: float
+    """From the start of the measured phase to the last message received."""
     throughput: float
     p50_ms: float
     p99_ms: float
     rss: list[tuple[float, float]]
     complete: bool
     relay_cpu: float
+    """CPU seconds per measured commit (main process)."""
     workers_cpu: float
     details: dict[str, Any]
+
+
+async def _wait_for_seq(relay_port: int, seq: int) -> None:
+    headers = {"Authorization": aiohttp.encode_basic_auth(*ADMIN)}
+    async with aiohttp.ClientSession() as session:
+        while True:
+            url = f"http://127.0.0.1:{relay_port}/admin/stats"
+            async with session.get(url, headers=headers) as resp:
+                if (await resp.json())["seq"] >= seq:
+                    return
+            await asyncio.sleep(0.1)
 
 
 async def _crawl(relay_port: int, host_ports: list[int]) -> None:
@@ -503,23 +589,35 @@ def run_once(
     assert relay.pid is not None
     asyncio.run(_crawl(relay_port, host_ports))
     subscribers = context.Process(
-        target=run_subscribers, args=(relay_port, meta["t0_us"], subs_child)
+        target=run_subscribers, args=(relay_port, meta["t0_us"], plan.accounts, subs_child)
     )
     subscribers.start()
     assert subs_end.recv() == "ready"
     time.sleep(1.0)  # let the relay settle on every host connection
+    hosts_end.send("warm")  # new accounts: DID resolution and account rows, not measured
+    asyncio.run(_wait_for_seq(relay_port, plan.accounts))
     expected = plan.commits // plan.accounts * plan.accounts
     start_at = time.time() + 0.5
-    duration = expected / rate if rate else 600.0
+    duration = (expected - plan.accounts) / rate if rate else 600.0
     deadline = start_at + duration + 120
+    cpu_before = cpu_seconds(relay.pid)
+    assert hosts.pid is not None and subscribers.pid is not None
+    others_before = {"hosts": cpu_seconds(hosts.pid), "subscribers": cpu_seconds(subscribers.pid)}
     hosts_end.send((start_at, rate))
     subs_end.send((start_at, rate, expected, deadline))
-    cpu_before = cpu_seconds(relay.pid)
     rss: list[tuple[float, float]] = []
     while not subs_end.poll(sample_every):
         rss.append((time.time() - start_at, process_tree_rss(relay.pid)))
     consumed = subs_end.recv()
     cpu_after = cpu_seconds(relay.pid)
+    others = {
+        name: sum(cpu_seconds(pid)[pid] for pid in [process.pid]) - before[process.pid]
+        for name, before, process in (
+            ("hosts", others_before["hosts"], hosts),
+            ("subscribers", others_before["subscribers"], subscribers),
+        )
+        if process.pid is not None
+    }
     relay_cpu = cpu_after[relay.pid] - cpu_before.get(relay.pid, 0.0)
     workers_cpu = sum(
         used - cpu_before.get(pid, 0.0) for pid, used in cpu_after.items() if pid != relay.pid
@@ -531,10 +629,16 @@ def run_once(
     for process in (subscribers, relay, hosts):
         process.join(30)
     received = consumed["received"]
-    warm = received[plan.accounts :]  # after every account's first commit
-    span = warm[-1][0] - warm[0][0] if len(warm) > 1 else 0.0
-    throughput = (len(warm) - 1) / span if span > 0 else 0.0
-    latencies = sorted(latency for _, latency in warm)
+    dump = os.environ.get("SONET_BENCH_DUMP")
+    if dump:
+        Path(dump).write_text(json.dumps(received))
+    if rate is None:  # from the first to the last message of the measured phase
+        span = received[-1][0] - received[0][0] if len(received) > 1 else 0.0
+        throughput = (len(received) - 1) / span if span > 0 else 0.0
+    else:
+        span = received[-1][0] - start_at if received else 0.0
+        throughput = len(received) / span if span > 0 else 0.0
+    latencies = sorted(latency for _, latency in received)
     qs = statistics.quantiles(latencies, n=100) if len(latencies) > 2 else [0.0] * 99
     byte_counts = consumed["bytes"]
     complete = (
@@ -549,9 +653,14 @@ def run_once(
         p99_ms=qs[98] * 1e3,
         rss=rss,
         complete=complete,
-        relay_cpu=relay_cpu,
-        workers_cpu=workers_cpu,
-        details={"relay": relay_stats, "hosts": host_stats, "bytes": sorted(set(byte_counts))},
+        relay_cpu=relay_cpu / max(len(received), 1),
+        workers_cpu=workers_cpu / max(len(received), 1),
+        details={
+            "relay": relay_stats,
+            "hosts": host_stats,
+            "bytes": sorted(set(byte_counts)),
+            "cpu_s": {k: round(v, 1) for k, v in others.items()},
+        },
     )
 
 
@@ -563,8 +672,8 @@ def describe(result: RunResult) -> str:
         f"[{mode}] delivered {result.delivered:,} to {SUBSCRIBERS} subscribers in "
         f"{result.seconds:,.1f} s; steady {result.throughput:,.0f} commits/s; "
         f"latency p50 {result.p50_ms:,.1f} ms p99 {result.p99_ms:,.1f} ms; "
-        f"relay CPU per commit: main {result.relay_cpu / max(result.delivered, 1) * 1e6:,.0f} us"
-        f" + workers {result.workers_cpu / max(result.delivered, 1) * 1e6:,.0f} us; "
+        f"relay CPU per commit: main {result.relay_cpu * 1e6:,.0f} us"
+        f" + workers {result.workers_cpu * 1e6:,.0f} us; "
         f"{rss_text}; complete={result.complete}"
     )
 
@@ -580,12 +689,13 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of the memory run")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--only", choices=["throughput", "latency", "soak"], default=None)
     args = parser.parse_args()
 
     plan = Plan(args.hosts, args.accounts, args.commits, args.records)
-    directory = generate(plan)
     throughputs = []
-    for _ in range(args.runs):
+    for _ in range(args.runs if args.only in (None, "throughput") else 0):
+        directory = generate(plan)
         result = run_once(directory, None, args.workers)
         print(describe(result), flush=True)
         print(f"  {result.details}", flush=True)
@@ -601,9 +711,9 @@ def main() -> None:
         max(args.accounts, int(args.rate * args.latency_seconds)),
         args.records,
     )
-    latency_dir = generate(latency_plan)
     p50s, p99s = [], []
-    for _ in range(args.runs):
+    for _ in range(args.runs if args.only in (None, "latency") else 0):
+        latency_dir = generate(latency_plan)
         result = run_once(latency_dir, args.rate, args.workers)
         print(describe(result), flush=True)
         print(f"  {result.details}", flush=True)
@@ -615,7 +725,7 @@ def main() -> None:
             f"p99 {statistics.median(p99s):,.1f} ms"
         )
 
-    if args.soak > 0:
+    if args.soak > 0 and args.only in (None, "soak"):
         soak_plan = Plan(args.hosts, args.accounts, int(args.rate * args.soak), args.records)
         soak_dir = generate(soak_plan)
         result = run_once(soak_dir, args.rate, args.workers, sample_every=30.0)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from sonet.relay.status import AccountStatus, account_is_active, public_account_status
-from sonet.repo.cid import CID, parse_cid
+from sonet.repo.cid import CID, parse_cid_bytes
 from sonet.storage.database import Database
 from sonet.storage.relay_account_store import AccountRow, RelayAccountStore, RepoState
 from sonet.storage.relay_host_store import HostStore
@@ -36,13 +36,13 @@ class RepoHead:
     data: CID
 
     def state(self) -> RepoState:
-        """The stored (string) form."""
-        return RepoState(self.rev, self.commit.encode(), self.data.encode())
+        """The stored form."""
+        return RepoState(self.rev, bytes(self.commit), bytes(self.data))
 
     @classmethod
     def from_state(cls, state: RepoState) -> RepoHead:
         """Parse the stored form."""
-        return cls(state.rev, parse_cid(state.commit_cid), parse_cid(state.data_cid))
+        return cls(state.rev, parse_cid_bytes(state.commit_cid), parse_cid_bytes(state.data_cid))
 
 
 @dataclass(slots=True)

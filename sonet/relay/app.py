@@ -8,6 +8,7 @@ their own consumers.
 
 from __future__ import annotations
 
+import gc
 from typing import Final
 
 from aiohttp import web
@@ -46,6 +47,10 @@ async def create_relay(config: RelayConfig, *, resolver: DidResolver | None = No
     except BaseException:
         await close_relay(relay)
         raise
+    # what start-up built (lexicons, schemas, modules) lives as long as the process: keep it out
+    # of the cyclic collector's full passes, which would otherwise pause streaming for ~100 ms
+    gc.collect()
+    gc.freeze()
     return relay
 
 

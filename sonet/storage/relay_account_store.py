@@ -2,8 +2,8 @@
 
 ``status`` is the relay's own (``active``, ``takendown`` by an admin, ``host-throttled``);
 ``upstream_status`` is what the account's PDS reported. ``rev``, ``commit_cid`` and ``data_cid``
-describe the last accepted ``#commit`` or ``#sync`` (the next commit's ``prevData`` is
-``data_cid``); they are null until the first one.
+(CIDs in binary form) describe the last accepted ``#commit`` or ``#sync`` (the next commit's
+``prevData`` is ``data_cid``); they are null until the first one.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -43,8 +44,8 @@ relay_account = Table(
     Column("status", String(32), nullable=False, server_default="active"),
     Column("upstream_status", String(32), nullable=False, server_default="active"),
     Column("rev", String(32), nullable=True),
-    Column("commit_cid", String(128), nullable=True),
-    Column("data_cid", String(128), nullable=True),
+    Column("commit_cid", LargeBinary, nullable=True),
+    Column("data_cid", LargeBinary, nullable=True),
     Index("relay_account_host", "host_id", "status"),
 )
 
@@ -53,11 +54,11 @@ TABLES = (relay_account,)
 
 @dataclass(frozen=True, slots=True)
 class RepoState:
-    """The last accepted commit of an account (CIDs in their string form)."""
+    """The last accepted commit of an account (CIDs in their binary form)."""
 
     rev: str
-    commit_cid: str
-    data_cid: str
+    commit_cid: bytes
+    data_cid: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ class AccountRow:
 def _row(r: Any) -> AccountRow:
     repo = None
     if r.rev is not None and r.commit_cid is not None and r.data_cid is not None:
-        repo = RepoState(r.rev, r.commit_cid, r.data_cid)
+        repo = RepoState(r.rev, bytes(r.commit_cid), bytes(r.data_cid))
     return AccountRow(int(r.uid), r.did, int(r.host_id), r.status, r.upstream_status, repo)
 
 
