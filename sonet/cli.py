@@ -16,6 +16,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("pds", help="run the PDS alone (SONET_PLC_URL names the PLC directory)")
     sub.add_parser("plc", help="run the did:plc directory on SONET_PLC_PORT (default 2582)")
     sub.add_parser("relay", help="run the relay on SONET_RELAY_PORT (default 2470)")
+    sub.add_parser(
+        "appview", help="run the AppView on SONET_APPVIEW_PORT (default 2584), indexing a firehose"
+    )
     add_account_commands(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -34,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sonet.relay.app import run_from_env as run_relay
 
         run_relay()
+    elif args.command == "appview":
+        from sonet.appview.app import run_appview
+
+        run_appview()
     elif args.command == "account":
         result = args.run(args)
         return int(result or 0)

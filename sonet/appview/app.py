@@ -23,8 +23,16 @@ from sonet.appview.api.auth import key_resolver
 from sonet.appview.api.context import AppviewContext
 from sonet.appview.config import AppviewConfig
 from sonet.appview.images import ImageService, ImageUrls
+from sonet.appview.ingest.commit_reader import CommitVerifier
+from sonet.appview.ingest.context import IndexConfig
+from sonet.appview.ingest.firehose import FirehoseConsumer
+from sonet.appview.ingest.frame_events import FrameDecoder
+from sonet.appview.ingest.handles import HandleRefresher, verified_handle_or_none
+from sonet.appview.ingest.indexer import Indexer
+from sonet.appview.ingest.pipeline import IngestPipeline
 from sonet.appview.schema import migrate_appview
 from sonet.appview.search.index import SearchIndex
+from sonet.appview.search.updater import SearchUpdater
 from sonet.appview.timeline import (
     AuthorItemsCache,
     MemoryAuthorItemsCache,
@@ -33,8 +41,10 @@ from sonet.appview.timeline import (
 )
 from sonet.identity.cache import MemoryCache
 from sonet.identity.did_resolver import DidResolver
+from sonet.identity.handle_resolver import HandleResolver
 from sonet.lexicons import Lexicons
 from sonet.net import HttpClient, HttpClientConfig
+from sonet.relay.identities import IdentityDirectory
 from sonet.storage.appview_read_sql import Reader
 from sonet.storage.database import Database
 from sonet.xrpc.auth import AuthVerifiers
@@ -165,8 +175,53 @@ async def close_appview(ctx: AppviewContext) -> None:
     await ctx.db.close()
 
 
+class IngestService:
+    """The firehose consumer feeding the index behind ``ctx`` (indexer, search updates,
+    handle refresh); commits read straight from a PDS are verified as a relay would."""
+
+    def __init__(self, ctx: AppviewContext, source: str) -> None:
+        config = ctx.config
+        search = SearchUpdater(ctx.db, ctx.search) if ctx.search is not None else None
+        self.indexer = Indexer(
+            ctx.db, IndexConfig(fanout_threshold=config.fanout_threshold), search=search
+        )
+        handles = HandleResolver(ctx.http)
+        self.handles = HandleRefresher(
+            self.indexer, verified_handle_or_none(ctx.did_resolver, handles)
+        )
+        self.indexer.on_handles = self.handles.request
+        verifier = (
+            None
+            if config.firehose_relay
+            else CommitVerifier(IdentityDirectory(ctx.did_resolver), source)
+        )
+        self.pipeline = IngestPipeline(self.indexer, FrameDecoder(ctx.lexicons, verifier), source)
+        self.consumer = FirehoseConsumer(self.pipeline, source, ctx.http.session())
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start consuming (in the background)."""
+        self.handles.start()
+        self.pipeline.start()
+        self._task = asyncio.create_task(self.consumer.run(), name="appview firehose")
+
+    async def stop(self) -> None:
+        """Stop consuming and indexing."""
+        await self.consumer.stop()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.pipeline.stop()
+        await self.handles.stop()
+
+
 async def _serve(config: AppviewConfig) -> None:
     ctx = await create_appview(config)
+    if config.ingest and config.firehose_url:
+        ingest = IngestService(ctx, config.firehose_url)
+        ingest.start()
+        ctx.services["ingest"] = ingest
+        log.info("indexing the firehose of %s", config.firehose_url)
     runner = web.AppRunner(build_appview_app(ctx), access_log=None)
     await runner.setup()
     host = "127.0.0.1" if config.hostname in ("localhost", "127.0.0.1") else "0.0.0.0"

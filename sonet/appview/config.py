@@ -2,7 +2,9 @@
 
 With nothing set, the AppView serves http://localhost:2584 as ``did:web:localhost%3A2584``,
 keeps its index in ``./sonet-data/appview`` (SQLite, tantivy and the image cache) and reads
-the firehose of the PDS at http://localhost:2583.
+the firehose of the PDS at http://localhost:2583 (``SONET_APPVIEW_FIREHOSE_URL``; set
+``SONET_APPVIEW_FIREHOSE_IS_RELAY=1`` for a relay, whose commits are not re-verified here, and
+``SONET_APPVIEW_INGEST=0`` to serve an index that another process fills).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class AppviewConfig:
     database_schema: str | None = None
     redis_url: str | None = None
     firehose_url: str | None = "http://localhost:2583"
+    firehose_relay: bool = False
     plc_url: str = "http://localhost:2582"
     fanout_threshold: int = 1000
     timeline_cache_ttl: float = 3.0
@@ -98,6 +101,7 @@ class AppviewConfig:
             database_url=e.get("SONET_APPVIEW_DATABASE_URL") or None,
             redis_url=e.get("SONET_APPVIEW_REDIS_URL") or None,
             firehose_url=firehose or None,
+            firehose_relay=_bool(e.get("SONET_APPVIEW_FIREHOSE_IS_RELAY"), default=False),
             plc_url=e.get("SONET_PLC_URL") or "http://localhost:2582",
             fanout_threshold=int(_number(e, "SONET_APPVIEW_FANOUT_THRESHOLD", "1000", int)),
             timeline_cache_ttl=_number(e, "SONET_APPVIEW_TIMELINE_CACHE_TTL", "3", float),
