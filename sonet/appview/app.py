@@ -23,16 +23,10 @@ from sonet.appview.api.auth import key_resolver
 from sonet.appview.api.context import AppviewContext
 from sonet.appview.config import AppviewConfig
 from sonet.appview.images import ImageService, ImageUrls
-from sonet.appview.ingest.commit_reader import CommitVerifier
 from sonet.appview.ingest.context import IndexConfig
-from sonet.appview.ingest.firehose import FirehoseConsumer
-from sonet.appview.ingest.frame_events import FrameDecoder
-from sonet.appview.ingest.handles import HandleRefresher, verified_handle_or_none
-from sonet.appview.ingest.indexer import Indexer
-from sonet.appview.ingest.pipeline import IngestPipeline
+from sonet.appview.ingest.service import IngestConfig, IngestService
 from sonet.appview.schema import migrate_appview
 from sonet.appview.search.index import SearchIndex
-from sonet.appview.search.updater import SearchUpdater
 from sonet.appview.timeline import (
     AuthorItemsCache,
     MemoryAuthorItemsCache,
@@ -44,14 +38,21 @@ from sonet.identity.did_resolver import DidResolver
 from sonet.identity.handle_resolver import HandleResolver
 from sonet.lexicons import Lexicons
 from sonet.net import HttpClient, HttpClientConfig
-from sonet.relay.identities import IdentityDirectory
 from sonet.storage.appview_read_sql import Reader
 from sonet.storage.database import Database
 from sonet.xrpc.auth import AuthVerifiers
 from sonet.xrpc.responses import json_response
 from sonet.xrpc.router import XrpcRouter
 
-__all__ = ["CTX_KEY", "NAMESPACES", "build_appview_app", "create_appview", "run_appview"]
+__all__ = [
+    "CTX_KEY",
+    "NAMESPACES",
+    "build_appview_app",
+    "close_appview",
+    "create_appview",
+    "ingest_service",
+    "run_appview",
+]
 
 log = logging.getLogger(__name__)
 
@@ -175,51 +176,34 @@ async def close_appview(ctx: AppviewContext) -> None:
     await ctx.db.close()
 
 
-class IngestService:
-    """The firehose consumer feeding the index behind ``ctx`` (indexer, search updates,
-    handle refresh); commits read straight from a PDS are verified as a relay would."""
-
-    def __init__(self, ctx: AppviewContext, source: str) -> None:
-        config = ctx.config
-        search = SearchUpdater(ctx.db, ctx.search) if ctx.search is not None else None
-        self.indexer = Indexer(
-            ctx.db, IndexConfig(fanout_threshold=config.fanout_threshold), search=search
-        )
-        handles = HandleResolver(ctx.http)
-        self.handles = HandleRefresher(
-            self.indexer, verified_handle_or_none(ctx.did_resolver, handles)
-        )
-        self.indexer.on_handles = self.handles.request
-        verifier = (
-            None
-            if config.firehose_relay
-            else CommitVerifier(IdentityDirectory(ctx.did_resolver), source)
-        )
-        self.pipeline = IngestPipeline(self.indexer, FrameDecoder(ctx.lexicons, verifier), source)
-        self.consumer = FirehoseConsumer(self.pipeline, source, ctx.http.session())
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start consuming (in the background)."""
-        self.handles.start()
-        self.pipeline.start()
-        self._task = asyncio.create_task(self.consumer.run(), name="appview firehose")
-
-    async def stop(self) -> None:
-        """Stop consuming and indexing."""
-        await self.consumer.stop()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self.pipeline.stop()
-        await self.handles.stop()
+def ingest_service(ctx: AppviewContext) -> IngestService:
+    """The ingestion that fills ``ctx``'s index from the configured firehose: a relay's is
+    trusted, a PDS's commits are verified (and its repos backfilled)."""
+    config = ctx.config
+    source = [config.firehose_url] if config.firehose_url else []
+    relay = config.firehose_relay
+    return IngestService(
+        ctx.db,
+        IngestConfig(
+            relay_urls=source if relay else [],
+            pds_urls=[] if relay else source,
+            backfill_hosts=config.backfill_hosts or ([] if relay else source),
+            start_cursor=config.start_cursor,
+            index=IndexConfig(fanout_threshold=config.fanout_threshold),
+        ),
+        http=ctx.http,
+        dids=ctx.did_resolver,
+        handles=HandleResolver(ctx.http),
+        search=ctx.search,
+        lexicons=ctx.lexicons,
+    )
 
 
 async def _serve(config: AppviewConfig) -> None:
     ctx = await create_appview(config)
     if config.ingest and config.firehose_url:
-        ingest = IngestService(ctx, config.firehose_url)
-        ingest.start()
+        ingest = ingest_service(ctx)
+        await ingest.start()
         ctx.services["ingest"] = ingest
         log.info("indexing the firehose of %s", config.firehose_url)
     runner = web.AppRunner(build_appview_app(ctx), access_log=None)

@@ -3,8 +3,10 @@
 With nothing set, the AppView serves http://localhost:2584 as ``did:web:localhost%3A2584``,
 keeps its index in ``./sonet-data/appview`` (SQLite, tantivy and the image cache) and reads
 the firehose of the PDS at http://localhost:2583 (``SONET_APPVIEW_FIREHOSE_URL``; set
-``SONET_APPVIEW_FIREHOSE_IS_RELAY=1`` for a relay, whose commits are not re-verified here, and
-``SONET_APPVIEW_INGEST=0`` to serve an index that another process fills).
+``SONET_APPVIEW_FIREHOSE_IS_RELAY=1`` for a relay, whose commits are not re-verified here;
+a PDS read directly also has its existing repos backfilled, or the hosts listed in
+``SONET_APPVIEW_BACKFILL_HOSTS``), from ``SONET_APPVIEW_START_CURSOR`` when no cursor is saved;
+``SONET_APPVIEW_INGEST=0`` serves an index that another process fills.
 """
 
 from __future__ import annotations
@@ -40,6 +42,16 @@ def _number(
     return value
 
 
+def _cursor(value: str | None) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit():
+        raise AppviewConfigError(
+            f"SONET_APPVIEW_START_CURSOR must be a sequence number, not {value!r}"
+        )
+    return int(value)
+
+
 @dataclass(frozen=True)
 class AppviewConfig:
     """Everything the AppView needs to know about itself."""
@@ -54,6 +66,8 @@ class AppviewConfig:
     redis_url: str | None = None
     firehose_url: str | None = "http://localhost:2583"
     firehose_relay: bool = False
+    backfill_hosts: tuple[str, ...] = ()
+    start_cursor: int | None = None
     plc_url: str = "http://localhost:2582"
     fanout_threshold: int = 1000
     timeline_cache_ttl: float = 3.0
@@ -102,6 +116,10 @@ class AppviewConfig:
             redis_url=e.get("SONET_APPVIEW_REDIS_URL") or None,
             firehose_url=firehose or None,
             firehose_relay=_bool(e.get("SONET_APPVIEW_FIREHOSE_IS_RELAY"), default=False),
+            backfill_hosts=tuple(
+                h.strip() for h in e.get("SONET_APPVIEW_BACKFILL_HOSTS", "").split(",") if h.strip()
+            ),
+            start_cursor=_cursor(e.get("SONET_APPVIEW_START_CURSOR")),
             plc_url=e.get("SONET_PLC_URL") or "http://localhost:2582",
             fanout_threshold=int(_number(e, "SONET_APPVIEW_FANOUT_THRESHOLD", "1000", int)),
             timeline_cache_ttl=_number(e, "SONET_APPVIEW_TIMELINE_CACHE_TTL", "3", float),
