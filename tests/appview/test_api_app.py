@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -85,7 +86,9 @@ async def test_ingest_from_a_pds_firehose(
     ctx = await create_appview(config, db=database)
     ingest = ingest_service(ctx)
     ctx.services["ingest"] = ingest
-    client: TestClient = TestClient(TestServer(build_appview_app(ctx, validate_output=True)))
+    client: TestClient[Any, Any] = TestClient(
+        TestServer(build_appview_app(ctx, validate_output=True))
+    )
     await client.start_server()
     try:
         await ingest.start()
