@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import resource
 import secrets
-import statistics
 import sys
 import tempfile
 import time
@@ -24,12 +22,15 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from sonet.crypto import generate_keypair
-from sonet.pds.accounts.directory import AccountDirectory
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import closed_loop, max_rss_mib, percentiles
+from bench.loopback import start_loopback
 from sonet.pds.app import build_pds_app, create_pds
 from sonet.pds.config import PdsConfig
 from sonet.pds.repo_writes import WriteRequest
 from sonet.repo.cid import parse_cid
+from tests.pds.conftest import create_test_account
 
 AREA = "sonet.pds.api.blobs"
 BLOB_BYTES = 1_000_000  # the avatar lexicon maximum
@@ -43,15 +44,7 @@ def serve(conn: Connection, data_dir: str) -> None:
     async def main() -> None:
         config = PdsConfig(data_dir=Path(data_dir), jwt_secret="bench-secret-" + "0" * 32)
         ctx = await create_pds(config, areas=[AREA])
-        key = generate_keypair()
-        did = "did:plc:" + "".join(
-            secrets.choice("abcdefghijklmnopqrstuvwxyz234567") for _ in range(24)
-        )
-        async with ctx.sequencer.transaction() as tx:
-            await ctx.accounts.store.insert(
-                tx.conn, AccountDirectory.new_row(did, "bench.test", key)
-            )
-            await ctx.repos.create_repo(tx, did, key)
+        did, _key = await create_test_account(ctx, "bench.test")
 
         async def reference(request: web.Request) -> web.Response:
             ref = await request.json()
@@ -66,53 +59,40 @@ def serve(conn: Connection, data_dir: str) -> None:
 
         app = build_pds_app(ctx)
         app.router.add_post("/bench/reference", reference)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        conn.send((runner.addresses[0][1], did, ctx.tokens.create_access(did)))
+        port = await start_loopback(app)
+        conn.send((port, did, ctx.tokens.create_access(did)))
         loop = asyncio.get_running_loop()
         while await loop.run_in_executor(None, conn.recv):
-            conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            conn.send(max_rss_mib())
 
     asyncio.run(main())
 
 
-def report(name: str, latencies: list[float], elapsed: float, nbytes: int) -> None:
-    cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
+def report(name: str, rate: float, latencies: list[float]) -> None:
+    p50, p99 = percentiles(latencies)
     print(
-        f"{name:<38} {len(latencies) / elapsed:7.1f} req/s  {nbytes / elapsed / 1e6:7.1f} MB/s  "
-        f"p50 {cuts[49] * 1000:7.2f} ms  p99 {cuts[98] * 1000:7.2f} ms"
+        f"{name:<38} {rate:7.1f} req/s  {rate * BLOB_BYTES / 1e6:7.1f} MB/s  "
+        f"p50 {p50 * 1000:7.2f} ms  p99 {p99 * 1000:7.2f} ms"
     )
 
 
 async def uploads(
     session: aiohttp.ClientSession, url: str, token: str, seconds: float, connections: int
 ) -> dict[str, object]:
-    latencies: list[float] = []
     ref: dict[str, object] = {}
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"}
-    deadline = time.perf_counter() + seconds
     body = os.urandom(BLOB_BYTES - len(PNG_SIGNATURE) - 16)
 
-    async def worker() -> None:
-        while (start := time.perf_counter()) < deadline:
-            data = PNG_SIGNATURE + secrets.token_bytes(16) + body  # distinct, cheap to make
-            async with session.post(
-                f"{url}/xrpc/com.atproto.repo.uploadBlob", data=data, headers=headers
-            ) as resp:
-                assert resp.status == 200, await resp.text()
-                ref.update((await resp.json())["blob"])
-            latencies.append(time.perf_counter() - start)
+    async def upload() -> None:
+        data = PNG_SIGNATURE + secrets.token_bytes(16) + body  # distinct, cheap to make
+        async with session.post(
+            f"{url}/xrpc/com.atproto.repo.uploadBlob", data=data, headers=headers
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+            ref.update((await resp.json())["blob"])
 
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    report(
-        f"uploadBlob 1 MB x{connections} conns",
-        latencies,
-        time.perf_counter() - start,
-        len(latencies) * BLOB_BYTES,
-    )
+    rate, latencies = await closed_loop([upload] * connections, seconds)
+    report(f"uploadBlob 1 MB x{connections} conns", rate, latencies)
     return ref
 
 
@@ -123,24 +103,13 @@ async def downloads(
     seconds: float,
     connections: int,
 ) -> None:
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
+    async def download() -> None:
+        async with session.get(f"{url}/xrpc/com.atproto.sync.getBlob", params=params) as resp:
+            assert resp.status == 200
+            assert len(await resp.read()) == BLOB_BYTES
 
-    async def worker() -> None:
-        while (start := time.perf_counter()) < deadline:
-            async with session.get(f"{url}/xrpc/com.atproto.sync.getBlob", params=params) as resp:
-                assert resp.status == 200
-                assert len(await resp.read()) == BLOB_BYTES
-            latencies.append(time.perf_counter() - start)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    report(
-        f"getBlob 1 MB x{connections} conns",
-        latencies,
-        time.perf_counter() - start,
-        len(latencies) * BLOB_BYTES,
-    )
+    rate, latencies = await closed_loop([download] * connections, seconds)
+    report(f"getBlob 1 MB x{connections} conns", rate, latencies)
 
 
 async def run(port: int, did: str, token: str, seconds: float, parent: Connection) -> None:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import io
 import statistics
-import time
-import tracemalloc
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import peak_memory, timings
 from sonet.repo.car import aiter_car, car_bytes, iter_car, read_car, write_car
 from sonet.repo.cbor import encode
 from sonet.repo.cid import CID, cid_for_cbor
@@ -37,16 +40,9 @@ def make_blocks(count: int) -> list[tuple[CID, bytes]]:
     return blocks
 
 
-def timed(fn: Callable[[], object]) -> list[float]:
-    times = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def report(name: str, times: list[float], size: int) -> None:
+def report(name: str, fn: Callable[[], object], size: int) -> None:
+    """Median and best of ``RUNS`` timed calls of ``fn``, in blocks/s and MB/s."""
+    times, _ = timings(fn, runs=RUNS)
     median, best = statistics.median(times), min(times)
     print(
         f"{name:<28} median {median * 1000:7.1f} ms  best {best * 1000:7.1f} ms  "
@@ -65,37 +61,24 @@ async def read_async(data: bytes) -> int:
     return count
 
 
-def peak_memory(fn: Callable[[], object]) -> int:
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def main() -> None:
     blocks = make_blocks(BLOCK_COUNT)
     root = blocks[0][0]
     data = car_bytes(root, blocks)
     size = len(data)
     print(f"{BLOCK_COUNT:,} blocks, CAR of {size / 1e6:.1f} MB\n")
-    report("write_car (64 KiB chunks)", timed(lambda: list(write_car(root, blocks))), size)
-    report("car_bytes", timed(lambda: car_bytes(root, blocks)), size)
-    report("read_car, verify hashes", timed(lambda: read_car(data)), size)
-    report("read_car, no hash check", timed(lambda: read_car(data, verify_hashes=False)), size)
-    report("iter_car (BytesIO)", timed(lambda: sum(1 for _ in iter_car(io.BytesIO(data)))), size)
-    report("aiter_car (StreamReader)", timed(lambda: asyncio.run(read_async(data))), size)
+    report("write_car (64 KiB chunks)", lambda: list(write_car(root, blocks)), size)
+    report("car_bytes", lambda: car_bytes(root, blocks), size)
+    report("read_car, verify hashes", lambda: read_car(data), size)
+    report("read_car, no hash check", lambda: read_car(data, verify_hashes=False), size)
+    report("iter_car (BytesIO)", lambda: sum(1 for _ in iter_car(io.BytesIO(data))), size)
+    report("aiter_car (StreamReader)", lambda: asyncio.run(read_async(data)), size)
     car = read_car(data)
     assert list(car.blocks.items()) == blocks
-    print(f"\npeak memory of read_car:  {peak_memory(lambda: read_car(data)) / 1e6:6.1f} MB")
-    print(
-        f"peak memory of iter_car:  "
-        f"{peak_memory(lambda: sum(1 for _ in iter_car(io.BytesIO(data)))) / 1e6:6.1f} MB"
-    )
-    print(
-        f"peak memory of write_car: {peak_memory(lambda: list(write_car(root, blocks))) / 1e6:6.1f} MB"
-    )
+    print()
+    peak_memory("read_car", lambda: read_car(data))
+    peak_memory("iter_car", lambda: sum(1 for _ in iter_car(io.BytesIO(data))))
+    peak_memory("write_car", lambda: list(write_car(root, blocks)))
 
 
 if __name__ == "__main__":

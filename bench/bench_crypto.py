@@ -7,37 +7,26 @@ Run: ``python bench/bench_crypto.py``. Figures to compare with are in /work/shar
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
+import sys
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import throughput
 from sonet.crypto import K256Keypair, Keypair, P256Keypair, decode_did_key, parse_did_key
 
 MESSAGE = b"\xa4" + os.urandom(200)  # about the size of a signed repo commit
-
-
-def rate(fn: Callable[[], object], seconds: float = 1.0) -> float:
-    """Calls per second of ``fn``: the best of three runs of about ``seconds`` each."""
-    batch = 200
-    best = 0.0
-    for _ in range(3):
-        calls, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds:
-            for _ in range(batch):
-                fn()
-            calls += batch
-        best = max(best, calls / elapsed)
-    return best
 
 
 def bench_curve(name: str, keypair: Keypair) -> None:
     public = keypair.public_key()
     sig = keypair.sign(MESSAGE)
     assert public.verify(MESSAGE, sig)
-    print(f"{name} sign          {rate(lambda: keypair.sign(MESSAGE)):>10,.0f} /s")
-    print(f"{name} verify        {rate(lambda: public.verify(MESSAGE, sig)):>10,.0f} /s")
+    print(f"{name} sign          {throughput(lambda: keypair.sign(MESSAGE)):>10,.0f} /s")
+    print(f"{name} verify        {throughput(lambda: public.verify(MESSAGE, sig)):>10,.0f} /s")
     did = keypair.did()
-    print(f"{name} did:key cached {rate(lambda: parse_did_key(did)):>9,.0f} /s")
-    print(f"{name} did:key parse  {rate(lambda: decode_did_key(did)):>9,.0f} /s")
+    print(f"{name} did:key cached {throughput(lambda: parse_did_key(did)):>9,.0f} /s")
+    print(f"{name} did:key parse  {throughput(lambda: decode_did_key(did)):>9,.0f} /s")
 
 
 def main() -> None:

@@ -11,9 +11,7 @@ server and of this process. Client and server share the machine's 2 cores.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,8 +19,9 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_pds_writes import WRITERS, create_request, load, serve
+from bench.bench_pds_writes import WRITERS, create_request, running_pds
 from bench.harness import max_rss_mib
+from bench.loopback import load
 
 SUB = "/xrpc/com.atproto.sync.subscribeRepos"
 
@@ -112,21 +111,10 @@ async def replay(session: aiohttp.ClientSession, url: str, count: int, events: i
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 100
-    parent, child = multiprocessing.Pipe()
-    with tempfile.TemporaryDirectory() as data_dir:
-        server = multiprocessing.Process(target=serve, args=(child, data_dir), daemon=True)
-        server.start()
-        try:
-            port, dids, tokens = parent.recv()
-            asyncio.run(run(port, dids, tokens, seconds, count))
-            parent.send("rss")
-            print(
-                f"peak RSS: server {parent.recv():,.0f} MiB, subscribers {max_rss_mib():,.0f} MiB"
-            )
-        finally:
-            parent.send(None)
-            server.terminate()
-            server.join()
+    with running_pds() as (parent, port, dids, tokens):
+        asyncio.run(run(port, dids, tokens, seconds, count))
+        parent.send("rss")
+        print(f"peak RSS: server {parent.recv():,.0f} MiB, subscribers {max_rss_mib():,.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,20 @@
 """Identity hot paths: cached DID/handle resolution and DID document parsing.
 
-Run from the repository root: ``python -m bench.bench_identity``. Nothing leaves
+Run: ``python bench/bench_identity.py``. Nothing leaves
 the process: the caches are filled directly, so only cache and parsing paths are timed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
-from bench.bench_crypto import rate
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import throughput
 from sonet.crypto import K256Keypair
 from sonet.identity.cache import MemoryCache
 from sonet.identity.did_doc import DidDocument, parse_atproto_identity, validate_did_doc
@@ -71,10 +75,10 @@ def main() -> None:
         return parse_atproto_identity(docs[i], dids[i])
 
     print(
-        f"validate_did_doc           {rate(lambda: validate_did_doc(docs[0], dids[0])):>10,.0f} /s"
+        f"validate_did_doc           {throughput(lambda: validate_did_doc(docs[0], dids[0])):>10,.0f} /s"
     )
     print(
-        f"parse_atproto_identity     {rate(parse_next):>10,.0f} /s  ({ACCOUNTS:,} docs, keys cached)"
+        f"parse_atproto_identity     {throughput(parse_next):>10,.0f} /s  ({ACCOUNTS:,} docs, keys cached)"
     )
     asyncio.run(bench_cached(dids, docs))
 

@@ -8,17 +8,20 @@ plain-text post, for a long non-ASCII post that needs grapheme counting, and for
 
 from __future__ import annotations
 
-import statistics
-import time
+import sys
 import unicodedata
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import throughput
 from sonet.lexicons import Lexicons, parse_params, validate_record
 from sonet.repo.cid import cid_for_cbor, cid_for_raw
 
-ROUNDS = 20_000
 RUNS = 5
+SECONDS = 0.4
 POST = "app.bsky.feed.post"
 FEED_QUERY = "app.bsky.feed.getAuthorFeed"
 
@@ -165,17 +168,6 @@ def full_post(embed_type: str, facet_nsid: str) -> dict[str, Any]:
     }
 
 
-def measure(fn: Callable[[], object]) -> float:
-    """Median validations per second over RUNS runs of ROUNDS calls."""
-    rates = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        for _ in range(ROUNDS):
-            fn()
-        rates.append(ROUNDS / (time.perf_counter() - start))
-    return statistics.median(rates)
-
-
 def main() -> None:
     lex, source = lexicons()
     bundled = source.startswith("bundled")
@@ -191,7 +183,7 @@ def main() -> None:
     long = {**short, "text": long_text}
     validate_record(lex, POST, post)
     validate_record(lex, POST, long)
-    print(f"schema: {source}; {ROUNDS:,} validations x {RUNS} runs, median")
+    print(f"schema: {source}; best of {RUNS} runs of {SECONDS} s")
     cases: list[tuple[str, Callable[[], object]]] = [
         ("post with facets, reply, image", lambda: validate_record(lex, POST, post)),
         ("short text-only post", lambda: validate_record(lex, POST, short)),
@@ -201,7 +193,8 @@ def main() -> None:
         raw = {"actor": "alice.bsky.social", "limit": "30", "cursor": "3k43tv4rft22g"}
         cases.append((f"{FEED_QUERY} params", lambda: parse_params(lex, FEED_QUERY, raw)))
     for name, fn in cases:
-        print(f"{name:<36} {measure(fn):>10,.0f} validations/s")
+        rate = throughput(fn, seconds=SECONDS, repeat=RUNS)
+        print(f"{name:<36} {rate:>10,.0f} validations/s")
 
 
 if __name__ == "__main__":

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import measure
+from bench.harness import closed_loop, measure, percentiles
 from sonet.identity.plc_server import create_app as create_plc_app
 from sonet.pds.accounts.auth import AccountAuth
 from sonet.pds.accounts.passwords import hash_password
@@ -44,22 +42,11 @@ async def run_load(
     name: str, call: Callable[[], Awaitable[Any]], seconds: float, in_flight: int
 ) -> None:
     """Run ``call`` from ``in_flight`` workers for ``seconds``; print the rate and latencies."""
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        while time.perf_counter() < deadline:
-            start = time.perf_counter()
-            await call()
-            latencies.append(time.perf_counter() - start)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(in_flight)))
-    elapsed = time.perf_counter() - started
-    qs = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
+    rate, latencies = await closed_loop([call] * in_flight, seconds)
+    p50, p99 = percentiles(latencies)
     print(
-        f"{name}: {len(latencies) / elapsed:,.0f} ops/s  p50 {qs[49] * 1e3:,.1f} ms"
-        f"  p99 {qs[98] * 1e3:,.1f} ms  ({in_flight} in flight)"
+        f"{name}: {rate:,.0f} ops/s  p50 {p50 * 1e3:,.1f} ms"
+        f"  p99 {p99 * 1e3:,.1f} ms  ({in_flight} in flight)"
     )
 
 

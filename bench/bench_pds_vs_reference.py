@@ -16,6 +16,7 @@ repo of ``REPO_RECORDS`` posts. Figures: requests/s, p50/p99 latency, and Sonet/
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import socket
@@ -24,10 +25,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import closed_loop, percentiles
 
 ACCOUNTS = 16
 REPO_RECORDS = 2_000
@@ -113,7 +119,7 @@ async def create_accounts(
 
 async def create_record(
     http: aiohttp.ClientSession, url: str, did: str, token: str, n: int
-) -> float:
+) -> None:
     body = {
         "repo": did,
         "collection": "app.bsky.feed.post",
@@ -123,7 +129,6 @@ async def create_record(
             "createdAt": "2026-11-22T00:00:00.000Z",
         },
     }
-    start = time.perf_counter()
     async with http.post(
         f"{url}/xrpc/com.atproto.repo.createRecord",
         json=body,
@@ -131,7 +136,6 @@ async def create_record(
     ) as resp:
         await resp.read()
         assert resp.status == 200, resp.status
-    return time.perf_counter() - start
 
 
 async def load(
@@ -141,24 +145,19 @@ async def load(
     in_flight: int,
     seconds: float,
 ) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
+    """createRecord/s and latencies of ``in_flight`` writers, each to its own repo in turn."""
 
-    async def worker(i: int) -> None:
+    def writer(i: int) -> Callable[[], Awaitable[None]]:
         did, token = accounts[i % len(accounts)]
-        n = 0
-        while time.perf_counter() < deadline:
-            latencies.append(await create_record(http, url, did, token, n))
-            n += 1
+        numbers = itertools.count()
+        return lambda: create_record(http, url, did, token, next(numbers))
 
-    start = time.perf_counter()
-    await asyncio.gather(*(worker(i) for i in range(in_flight)))
-    return len(latencies) / (time.perf_counter() - start), latencies
+    return await closed_loop([writer(i) for i in range(in_flight)], seconds)
 
 
 def summary(rate: float, latencies: list[float]) -> str:
-    q = statistics.quantiles(latencies, n=100)
-    return f"{rate:7.0f} req/s  p50 {q[49] * 1e3:6.1f} ms  p99 {q[98] * 1e3:6.1f} ms"
+    p50, p99 = percentiles(latencies)
+    return f"{rate:7.0f} req/s  p50 {p50 * 1e3:6.1f} ms  p99 {p99 * 1e3:6.1f} ms"
 
 
 async def measure(url: str, tag: str, seconds: float) -> dict[str, Any]:

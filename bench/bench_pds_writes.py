@@ -15,27 +15,27 @@ about 35 us per record.
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
 import os
-import resource
-import socket
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_xrpc import exchange, report
-from sonet.crypto import generate_keypair
-from sonet.pds.accounts.directory import AccountDirectory
+from bench.harness import max_rss_mib, server_cpu, timings
+from bench.loopback import load, report, start_loopback
+from sonet.crypto import parse_did_key
 from sonet.pds.app import build_pds_app, create_pds
 from sonet.pds.config import PdsConfig
 from sonet.pds.repo_import import RepoImporter
@@ -45,18 +45,10 @@ from sonet.repo.commit import sign_commit
 from sonet.repo.mst import MST
 from sonet.repo.repo_car import verify_repo_car
 from sonet.syntax.tid import next_tid
+from tests.pds.conftest import create_test_account
 
 AREAS = ["sonet.pds.api.repo", "sonet.pds.api.sync"]
 WRITERS = 16
-
-
-async def _add_account(ctx: Any, handle: str) -> tuple[str, Any]:
-    key = generate_keypair()
-    did = "did:plc:" + "".join("abcdefghijklmnopqrstuvwxyz234567"[b % 32] for b in os.urandom(24))
-    async with ctx.sequencer.transaction() as tx:
-        await ctx.accounts.store.insert(tx.conn, AccountDirectory.new_row(did, handle, key))
-        await ctx.repos.create_repo(tx, did, key)
-    return did, key
 
 
 def big_repo_car(did: str, key: Any, records: int) -> bytes:
@@ -89,18 +81,14 @@ def serve(conn: Connection, data_dir: str) -> None:
             database_url=os.environ.get("SONET_DATABASE_URL"),
         )
         ctx = await create_pds(config, areas=AREAS)
-        runner = web.AppRunner(build_pds_app(ctx), access_log=None)
-        await runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        await web.SockSite(runner, sock).start()
-        accounts = [await _add_account(ctx, f"user{i}.test") for i in range(WRITERS)]
+        port = await start_loopback(build_pds_app(ctx))
+        accounts = [await create_test_account(ctx, f"user{i}.test") for i in range(WRITERS)]
         tokens = [ctx.tokens.create_access(did) for did, _ in accounts]
-        conn.send((sock.getsockname()[1], [did for did, _ in accounts], tokens))
+        conn.send((port, [did for did, _ in accounts], tokens))
         loop = asyncio.get_running_loop()
 
         async def import_big(records: int) -> tuple[str, str, float, float]:
-            did, key = await _add_account(ctx, "big.test")
+            did, key = await create_test_account(ctx, "big.test")
             start = time.perf_counter()
             car = big_repo_car(did, key, records)
             built = time.perf_counter() - start
@@ -113,7 +101,7 @@ def serve(conn: Connection, data_dir: str) -> None:
                 if msg == "cpu":
                     conn.send(time.process_time())
                 elif msg == "rss":
-                    conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+                    conn.send(max_rss_mib())
                 else:
                     future = asyncio.run_coroutine_threadsafe(import_big(int(msg)), loop)
                     conn.send(future.result())
@@ -144,24 +132,6 @@ def create_request(did: str, token: str) -> bytes:
     return head.encode() + body
 
 
-async def load(port: int, requests: list[bytes], seconds: float) -> tuple[float, list[float]]:
-    """One connection per request template, each sending it again and again."""
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-
-    async def worker(request: bytes) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        await exchange(reader, writer, request)  # warm-up
-        while (start := time.perf_counter()) < deadline:
-            await exchange(reader, writer, request)
-            latencies.append(time.perf_counter() - start)
-        writer.close()
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker(r) for r in requests))
-    return len(latencies) / (time.perf_counter() - start), latencies
-
-
 async def fetch_repo(port: int, did: str) -> bytes:
     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**20)
     writer.write(
@@ -182,52 +152,52 @@ async def fetch_repo(port: int, did: str) -> bytes:
     return b"".join(chunks)
 
 
-def main() -> None:
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
-    records = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
+@contextmanager
+def running_pds() -> Iterator[tuple[Connection, int, list[str], list[str]]]:
+    """A PDS of :func:`serve` in a child process with a temporary data folder: the connection
+    to it, its port, and the DIDs and access tokens of its ``WRITERS`` accounts."""
     parent, child = multiprocessing.Pipe()
     with tempfile.TemporaryDirectory() as data_dir:
         server = multiprocessing.Process(target=serve, args=(child, data_dir), daemon=True)
         server.start()
         try:
             port, dids, tokens = parent.recv()
-            same = create_request(dids[0], tokens[0])
-            cases = [
-                ("createRecord, 1 in flight", [same]),
-                (f"createRecord, {WRITERS} in flight, 1 repo", [same] * WRITERS),
-                (
-                    f"createRecord, {WRITERS} in flight, {WRITERS} repos",
-                    [create_request(d, t) for d, t in zip(dids, tokens, strict=True)],
-                ),
-            ]
-            for name, requests in cases:
-                parent.send("cpu")
-                cpu_before = parent.recv()
-                throughput, latencies = asyncio.run(load(port, requests, seconds))
-                parent.send("cpu")
-                report(name, throughput, latencies, parent.recv() - cpu_before)
-
-            parent.send(str(records))
-            did, key_did, built, imported = parent.recv()
-            print(f"repo of {records:,} records: built {built:.2f} s, importRepo {imported:.2f} s")
-            times = []
-            for _ in range(3):
-                start = time.perf_counter()
-                car = asyncio.run(fetch_repo(port, did))
-                times.append(time.perf_counter() - start)
-            from sonet.crypto import parse_did_key
-
-            repo = verify_repo_car(car, did=did, key=parse_did_key(key_did))
-            assert len(repo.records) == records
-            median = statistics.median(times)
-            print(
-                f"getRepo of {records:,} records: median {median:.3f} s of 3 "
-                f"({len(car) / 2**20:.1f} MiB, {median / records * 1e6:.1f} us/record; verified)"
-            )
+            yield parent, port, dids, tokens
         finally:
             parent.send(None)
             server.terminate()
             server.join()
+
+
+def main() -> None:
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
+    records = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
+    with running_pds() as (parent, port, dids, tokens):
+        same = create_request(dids[0], tokens[0])
+        cases = [
+            ("createRecord, 1 in flight", [same]),
+            (f"createRecord, {WRITERS} in flight, 1 repo", [same] * WRITERS),
+            (
+                f"createRecord, {WRITERS} in flight, {WRITERS} repos",
+                [create_request(d, t) for d, t in zip(dids, tokens, strict=True)],
+            ),
+        ]
+        for name, requests in cases:
+            run = functools.partial(asyncio.run, load(port, requests, seconds))
+            (rate, latencies), cpu = server_cpu(parent, run, ask="cpu")
+            report(name, rate, latencies, cpu)
+
+        parent.send(str(records))
+        did, key_did, built, imported = parent.recv()
+        print(f"repo of {records:,} records: built {built:.2f} s, importRepo {imported:.2f} s")
+        times, car = timings(lambda: asyncio.run(fetch_repo(port, did)), runs=3)
+        repo = verify_repo_car(car, did=did, key=parse_did_key(key_did))
+        assert len(repo.records) == records
+        median = statistics.median(times)
+        print(
+            f"getRepo of {records:,} records: median {median:.3f} s of 3 "
+            f"({len(car) / 2**20:.1f} MiB, {median / records * 1e6:.1f} us/record; verified)"
+        )
 
 
 if __name__ == "__main__":

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -20,6 +20,9 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import throughput
 from sonet.crypto import Keypair, generate_keypair
 from sonet.identity.plc_log import LogEntry, apply_op, assure_valid_next_op
 from sonet.identity.plc_ops import Operation, create_atproto_op, update_operation
@@ -29,19 +32,6 @@ from sonet.storage.database import Database, sqlite_url
 from sonet.storage.plc_store import PlcStore, migrate_plc
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-def rate(fn: Callable[[], object], seconds: float = 1.0) -> float:
-    """Calls per second of ``fn``: the best of three runs of about ``seconds`` each."""
-    best = 0.0
-    for _ in range(3):
-        calls, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds:
-            for _ in range(50):
-                fn()
-            calls += 50
-        best = max(best, calls / elapsed)
-    return best
 
 
 def genesis(rotation: Keypair) -> tuple[str, Operation]:
@@ -71,8 +61,8 @@ def bench_validation() -> None:
         did, op = genesis(rotation)
         log = apply_op(did, [], op, T0)
         update = update_operation(op, rotation, handle="next.test")
-        new_rate = rate(partial(check_new, did, op, limits))
-        update_rate = rate(partial(check_update, did, log, update, limits))
+        new_rate = throughput(partial(check_new, did, op, limits))
+        update_rate = throughput(partial(check_update, did, log, update, limits))
         print(f"{curve} genesis ops validated        {new_rate:>8,.0f} /s")
         print(f"{curve} update ops validated         {update_rate:>8,.0f} /s")
 

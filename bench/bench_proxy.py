@@ -12,12 +12,10 @@ request is reported. The machine has 2 cores shared by the three processes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
-import socket
-import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
@@ -28,7 +26,8 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_xrpc import exchange, http_get
+from bench.harness import percentiles, server_cpu
+from bench.loopback import answer_cpu, http_get, load, start_loopback
 from sonet.crypto import Keypair, generate_keypair, import_private_multibase, parse_did_key
 from sonet.pds.accounts.directory import AccountDirectory
 from sonet.pds.app import build_pds_app, create_pds
@@ -47,23 +46,14 @@ def serve(conn: Connection, make_app: AppFactory) -> None:
     """Run the app ``make_app`` builds on a free loopback port; send ``(port, extra)``, then
     answer every message on ``conn`` with this process's CPU seconds."""
 
-    def report_cpu() -> None:
-        while conn.recv():
-            conn.send(time.process_time())
-
     async def main() -> None:
         app, extra = await make_app(conn)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        port = await start_loopback(app)
         if isinstance(extra, FakeAppView):
             extra.port = port
             extra = extra.did
-        await web.SockSite(runner, sock).start()
         conn.send((port, extra))
-        threading.Thread(target=report_cpu, daemon=True).start()
+        answer_cpu(conn)
         await asyncio.Event().wait()
 
     asyncio.run(main())
@@ -102,40 +92,13 @@ def start(make_app: AppFactory, *setup: Any) -> tuple[multiprocessing.Process, C
     return process, parent
 
 
-async def load(
-    port: int, request: bytes, seconds: float, connections: int
-) -> tuple[float, list[float]]:
-    """Requests/s and latencies of ``connections`` keep-alive clients for ``seconds``."""
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        await exchange(reader, writer, request)  # warm-up
-        while (begin := time.perf_counter()) < deadline:
-            await exchange(reader, writer, request)
-            latencies.append(time.perf_counter() - begin)
-        writer.close()
-
-    begin = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    return len(latencies) / (time.perf_counter() - begin), latencies
-
-
-def percentiles(latencies: list[float]) -> tuple[float, float]:
-    cuts = statistics.quantiles(latencies, n=100)
-    return cuts[49] * 1000, cuts[98] * 1000
-
-
 def measure(
     name: str, port: int, request: bytes, seconds: float, connections: int, cpu: Connection
 ) -> tuple[float, float, float]:
-    cpu.send(True)
-    before = cpu.recv()
-    rate, latencies = asyncio.run(load(port, request, seconds, connections))
-    cpu.send(True)
-    per_request = (cpu.recv() - before) / len(latencies)
-    p50, p99 = percentiles(latencies)
+    run = functools.partial(asyncio.run, load(port, [request] * connections, seconds))
+    (rate, latencies), cpu_seconds = server_cpu(cpu, run)
+    per_request = cpu_seconds / len(latencies)
+    p50, p99 = (q * 1000 for q in percentiles(latencies))
     print(
         f"{name:<38} {rate:>7,.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "
         f"server CPU {per_request * 1e6:5.0f} us/req"

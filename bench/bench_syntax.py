@@ -5,9 +5,13 @@ Run: ``python bench/bench_syntax.py``. Target: next_tid above 300k/s (it is on t
 
 from __future__ import annotations
 
-import timeit
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import throughput
 from sonet.syntax.aturi import AtUri
 from sonet.syntax.did import is_valid_did
 from sonet.syntax.handle import is_valid_handle
@@ -22,16 +26,9 @@ CASES: dict[str, Callable[[], object]] = {
 }
 
 
-def rate(fn: Callable[[], object]) -> float:
-    """Calls per second of ``fn``, the best of five timed runs of about 0.2 s each."""
-    timer = timeit.Timer(fn)
-    number, _ = timer.autorange()
-    return number / min(timer.repeat(repeat=5, number=number))
-
-
 def main() -> None:
     for name, fn in CASES.items():
-        print(f"{name:<16} {rate(fn):>12,.0f} /s")
+        print(f"{name:<16} {throughput(fn, seconds=0.2, repeat=5):>12,.0f} /s")
 
 
 if __name__ == "__main__":

@@ -11,18 +11,19 @@ so the server's own CPU time per request is reported too, with the rate one core
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
-import socket
-import statistics
 import sys
-import threading
-import time
-from collections.abc import Callable
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import server_cpu, throughput
+from bench.loopback import answer_cpu, http_get, load, report, start_loopback
 from sonet.crypto import K256Keypair, P256Keypair, PublicKey
 from sonet.xrpc import (
     AccessCredentials,
@@ -64,84 +65,19 @@ def build_app() -> web.Application:
 def serve(conn: Connection) -> None:
     """Run the server; answer every message on ``conn`` with this process's CPU seconds."""
 
-    def report_cpu() -> None:
-        while conn.recv():
-            conn.send(time.process_time())
-
     async def main() -> None:
-        runner = web.AppRunner(build_app(), access_log=None)
-        await runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        await web.SockSite(runner, sock).start()
-        conn.send(sock.getsockname()[1])
-        threading.Thread(target=report_cpu, daemon=True).start()
+        conn.send(await start_loopback(build_app()))
+        answer_cpu(conn)
         await asyncio.Event().wait()
 
     asyncio.run(main())
-
-
-async def exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> None:
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
-        raise RuntimeError(head.decode(errors="replace"))
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    await reader.readexactly(length)
-
-
-async def load(port: int, request: bytes, seconds: float) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        await exchange(reader, writer, request)  # warm-up
-        while (start := time.perf_counter()) < deadline:
-            await exchange(reader, writer, request)
-            latencies.append(time.perf_counter() - start)
-        writer.close()
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
-    return len(latencies) / (time.perf_counter() - start), latencies
-
-
-def http_get(path: str, headers: dict[str, str] | None = None) -> bytes:
-    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1"]
-    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def report(name: str, rate: float, latencies: list[float], server_cpu: float) -> None:
-    cuts = statistics.quantiles(latencies, n=100)
-    per_request = server_cpu / len(latencies)
-    print(
-        f"{name:<34} {rate:>8,.0f} req/s   p50 {cuts[49] * 1000:6.2f} ms   "
-        f"p99 {cuts[98] * 1000:6.2f} ms   server CPU {per_request * 1e6:5.0f} us/req "
-        f"(= {1 / per_request:,.0f} req/s per core)"
-    )
-
-
-def rate(fn: Callable[[], object], seconds: float = 1.0) -> float:
-    calls, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
-        for _ in range(100):
-            fn()
-        calls += 100
-    return calls / elapsed
 
 
 def bench_tokens() -> None:
     tokens = SessionTokens(SECRET, SERVICE_DID)
     access = tokens.create_access(ALICE)
     print(
-        f"{'session access JWT verify (HS256)':<34} {rate(lambda: tokens.verify_access(access)):>8,.0f} /s"
+        f"{'session access JWT verify (HS256)':<34} {throughput(lambda: tokens.verify_access(access), repeat=1):>8,.0f} /s"
     )
     for name, keypair in (("k256", K256Keypair.generate()), ("p256", P256Keypair.generate())):
         public = keypair.public_key()
@@ -156,7 +92,7 @@ def bench_tokens() -> None:
             coro = verify_service_jwt(token, SERVICE_DID, "app.bsky.feed.getTimeline", resolve)
             return loop.run_until_complete(coro)
 
-        print(f"{f'service JWT verify ({name})':<34} {rate(verify):>8,.0f} /s")
+        print(f"{f'service JWT verify ({name})':<34} {throughput(verify, repeat=1):>8,.0f} /s")
         loop.close()
 
 
@@ -178,11 +114,9 @@ def main() -> None:
             ),
         ]
         for name, request in cases:
-            parent.send(True)
-            cpu_before = parent.recv()
-            throughput, latencies = asyncio.run(load(port, request, seconds))
-            parent.send(True)
-            report(name, throughput, latencies, parent.recv() - cpu_before)
+            run = functools.partial(asyncio.run, load(port, [request] * CONNECTIONS, seconds))
+            (rate, latencies), cpu = server_cpu(parent, run)
+            report(name, rate, latencies, cpu)
     finally:
         server.terminate()
         server.join()
