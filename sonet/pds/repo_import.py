@@ -16,20 +16,18 @@ from typing import Final, Literal
 
 from sonet.crypto import PublicKey
 from sonet.identity.errors import IdentityError
+from sonet.pds.accounts.events import sequence_sync_block
 from sonet.pds.context import PdsContext
 from sonet.pds.errors import PdsError
-from sonet.pds.repo_service import next_rev, now_iso
+from sonet.pds.repo_service import next_rev
 from sonet.pds.repo_writes import NO_SWAP, PreparedWrite, find_blob_refs
 from sonet.repo import cbor
 from sonet.repo.blockstore import MemoryBlockstore
-from sonet.repo.car import car_bytes
 from sonet.repo.commit import sign_commit, verify_commit
 from sonet.repo.mst import MST
 from sonet.repo.repo_car import InvalidRepoError, VerifiedRepo, verify_repo_car
 from sonet.storage.pds_repo_store import RepoRoot
-from sonet.sync.events import sync_body
 from sonet.syntax.tid import parse_tid
-from sonet.xrpc.frames import MessageFrame
 
 __all__ = ["RepoImportError", "RepoImporter"]
 
@@ -84,15 +82,7 @@ class RepoImporter:
             if on_import is not None:
                 writes, replaced = _blob_writes(repo, old_paths)
                 await on_import(tx, did, writes, replaced)
-            car = car_bytes(commit_cid, [(commit_cid, commit_block)])
-            time = now_iso()
-            await tx.sequence(
-                did,
-                "#sync",
-                lambda seq: MessageFrame(
-                    sync_body(seq=seq, did=did, blocks=car, rev=rev, time=time), "#sync"
-                ).to_bytes(),
-            )
+            await sequence_sync_block(tx, did, commit_cid, commit_block, rev)
         self.ctx.repos.forget(did)
         log.info("imported repo of %s: %d records", did, len(repo.records))
         return root

@@ -15,7 +15,7 @@ from sonet.repo.cid import CID
 from sonet.sync.events import account_body, identity_body, sync_body
 from sonet.xrpc.frames import MessageFrame
 
-__all__ = ["sequence_account", "sequence_identity", "sequence_sync"]
+__all__ = ["sequence_account", "sequence_identity", "sequence_sync", "sequence_sync_block"]
 
 
 async def sequence_identity(tx: SequenceTransaction, did: str, handle: str | None) -> None:
@@ -52,7 +52,14 @@ async def sequence_sync(
 ) -> None:
     """Sequence a ``#sync`` event carrying the repo's current commit block."""
     blocks = await repos.store.get_blocks(tx.conn, did, [commit])
-    car = car_bytes(commit, [(commit, blocks[commit])])
+    await sequence_sync_block(tx, did, commit, blocks[commit], rev)
+
+
+async def sequence_sync_block(
+    tx: SequenceTransaction, did: str, commit: CID, block: bytes, rev: str
+) -> None:
+    """Sequence a ``#sync`` event carrying the commit ``block`` (of CID ``commit``)."""
+    car = car_bytes(commit, [(commit, block)])
     time = now_iso()
     await tx.sequence(
         did,
