@@ -49,7 +49,6 @@ __all__ = [
     "fetch_all",
     "fetch_in",
     "fetch_one",
-    "first_column",
     "flag",
     "keyset_sql",
     "marks",
@@ -216,8 +215,3 @@ async def run_write(db: Database, steps: Steps[T]) -> T:
     """Run steps in one write transaction."""
     async with db.write() as conn:
         return await run_steps(conn, steps)
-
-
-def first_column(rows: Sequence[Row]) -> list[str]:
-    """The first value of each row, as strings."""
-    return [str(r[0]) for r in rows]

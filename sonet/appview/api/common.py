@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sonet.appview.api.context import AppviewContext
 from sonet.appview.views.state import HydrationState
@@ -121,8 +121,3 @@ async def fill_page(
         if next_cursor == previous:
             next_cursor = None
     return items, next_cursor
-
-
-def drop_none(values: list[Any]) -> list[Any]:
-    """``values`` without the Nones."""
-    return [v for v in values if v is not None]

@@ -8,6 +8,7 @@ are refilled (``fill_page``) as the reference does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sonet.appview.api.auth import ViewerAuth
@@ -98,7 +99,7 @@ class FeedApi:
         self,
         viewer: str | None,
         items: list[FeedItem],
-        keep: Any,
+        keep: Callable[[HydrationState, FeedItem], bool],
         state: HydrationState | None = None,
     ) -> list[Out]:
         st = state or new_state(self.ctx, viewer)

@@ -10,7 +10,8 @@ unless the viewer is the creator; ``getLists`` shows moderation and curation lis
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 from sonet.appview.api.auth import ViewerAuth
 from sonet.appview.api.common import (
@@ -31,7 +32,7 @@ from sonet.appview.views.profiles import profile, viewer_block_exists
 from sonet.storage import appview_read_graph as graph_sql
 from sonet.storage.appview_read_mutes import add_mute, remove_mute
 from sonet.storage.appview_read_relations import block_pairs, known_followers, relations
-from sonet.storage.appview_read_sql import Page, Steps, run_write
+from sonet.storage.appview_read_sql import Keyset, Page, Steps, run_write
 from sonet.xrpc.context import HandlerContext
 from sonet.xrpc.errors import InvalidRequestError
 from sonet.xrpc.router import XrpcRouter
@@ -39,6 +40,7 @@ from sonet.xrpc.router import XrpcRouter
 __all__ = ["GraphApi", "register"]
 
 Out = dict[str, Any]
+T = TypeVar("T")
 MODLIST: Final = "app.bsky.graph.defs#modlist"
 CURATELIST: Final = "app.bsky.graph.defs#curatelist"
 _PURPOSES: Final = {"modlist": MODLIST, "curatelist": CURATELIST}
@@ -61,8 +63,8 @@ class GraphApi:
         self,
         hc: HandlerContext[str | None],
         key: str,
-        listing: Any,
-        other: Any,
+        listing: Callable[[str, int, Keyset | None], Steps[Page[graph_sql.EdgeRow]]],
+        other: Callable[[graph_sql.EdgeRow], str],
     ) -> Out:
         """getFollowers/getFollows: ``listing(did, n, after)`` pages follow edges, ``other``
         picks the listed account of an edge."""
@@ -80,9 +82,7 @@ class GraphApi:
             return {"subject": subject, key: []}
 
         async def fetch(cur: str | None, n: int) -> tuple[list[Out], str | None]:
-            page: Page[graph_sql.EdgeRow] = await hydrate(
-                self.ctx, listing(did, n, unpack_cursor(cur))
-            )
+            page = await hydrate(self.ctx, listing(did, n, unpack_cursor(cur)))
 
             def load() -> Steps[None]:
                 yield from hydrate_profiles(st, (other(e) for e in page.items))
