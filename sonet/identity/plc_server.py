@@ -22,7 +22,7 @@ from sonet import __version__
 from sonet.identity.plc_document import format_did_doc
 from sonet.identity.plc_errors import AppendConflictError, PlcError
 from sonet.identity.plc_log import LogEntry, assure_valid_next_op, enforce_rate_limit
-from sonet.identity.plc_ops import AnyOp, op_to_data
+from sonet.identity.plc_ops import AnyOp, DocumentData, op_to_data
 from sonet.identity.plc_validate import PlcLimits, assert_valid_incoming_op
 from sonet.storage.database import Database, sqlite_url
 from sonet.storage.plc_store import AppendCheck, PlcStore, SequencedEntry, migrate_plc
@@ -99,26 +99,25 @@ async def health(request: web.Request) -> web.Response:
     return _json({"version": __version__})
 
 
-async def resolve_did(request: web.Request) -> web.Response:
-    """``GET /:did``: the DID document of the latest valid operation."""
+async def _current_data(request: web.Request) -> DocumentData:
+    """The PLC state of the request's DID; 404 if it is not registered, 410 if tombstoned."""
     did, last = await _current(request)
     if last is None:
-        return _not_registered(did)
+        raise web.HTTPNotFound(reason=f"DID not registered: {did}")
     data = op_to_data(did, last.operation)
     if data is None:
-        return _error(410, f"DID not available: {did}")
-    return _json(format_did_doc(data), content_type=DID_DOC_TYPE)
+        raise web.HTTPGone(reason=f"DID not available: {did}")
+    return data
+
+
+async def resolve_did(request: web.Request) -> web.Response:
+    """``GET /:did``: the DID document of the latest valid operation."""
+    return _json(format_did_doc(await _current_data(request)), content_type=DID_DOC_TYPE)
 
 
 async def did_data(request: web.Request) -> web.Response:
     """``GET /:did/data``: the PLC state (keys, aliases, services) of the DID."""
-    did, last = await _current(request)
-    if last is None:
-        return _not_registered(did)
-    data = op_to_data(did, last.operation)
-    if data is None:
-        return _error(410, f"DID not available: {did}")
-    return _json(data)
+    return _json(await _current_data(request))
 
 
 async def operation_log(request: web.Request) -> web.Response:
