@@ -16,6 +16,7 @@ every AppView process), so a new post of a big account shows within that delay.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +24,7 @@ from typing import Final, Protocol, TypeVar
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from sonet.storage.appview_read_feeds import FeedItemRef
 from sonet.storage.appview_read_sql import Keyset, Page, Reader, Steps
@@ -37,6 +39,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 RECENT_ITEMS: Final = 200
 """Recent items cached per pulled author."""
@@ -79,7 +82,8 @@ class MemoryAuthorItemsCache:
 
 
 class RedisAuthorItemsCache:
-    """:class:`AuthorItemsCache` in Redis (``SET ... PX``), shared by AppView processes."""
+    """:class:`AuthorItemsCache` in Redis (``SET ... PX``), shared by AppView processes; when
+    Redis is unreachable, timelines are read from the database alone."""
 
     def __init__(self, client: Redis, ttl: float, prefix: str = "sonet:appview:items:") -> None:
         self.client = client
@@ -89,7 +93,11 @@ class RedisAuthorItemsCache:
     async def get_many(self, dids: Sequence[str]) -> dict[str, list[FeedItemRef]]:
         if not dids:
             return {}
-        values = await self.client.mget([self.prefix + d for d in dids])
+        try:
+            values = await self.client.mget([self.prefix + d for d in dids])
+        except RedisError as exc:
+            log.warning("timeline cache unavailable (read): %s", exc)
+            return {}
         found: dict[str, list[FeedItemRef]] = {}
         for did, value in zip(dids, values, strict=True):
             if value is not None:
@@ -99,11 +107,14 @@ class RedisAuthorItemsCache:
     async def put_many(self, items: dict[str, list[FeedItemRef]]) -> None:
         if not items:
             return
-        async with self.client.pipeline(transaction=False) as pipe:
-            for did, recent in items.items():
-                value = orjson.dumps([(i.post, i.repost, i.sort_at) for i in recent])
-                pipe.set(self.prefix + did, value, px=self.ttl_ms)
-            await pipe.execute()
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for did, recent in items.items():
+                    value = orjson.dumps([(i.post, i.repost, i.sort_at) for i in recent])
+                    pipe.set(self.prefix + did, value, px=self.ttl_ms)
+                await pipe.execute()
+        except RedisError as exc:
+            log.warning("timeline cache unavailable (write): %s", exc)
 
 
 def _key(item: FeedItemRef) -> tuple[str, str]:

@@ -183,3 +183,14 @@ async def test_redis_cache_of_pulled_authors(redis_world: World, redis_url: str)
     out = await world.ok(TIMELINE, viewer, params={"limit": 1})
     out = await world.ok(TIMELINE, viewer, params={"limit": 1, "cursor": out["cursor"]})
     assert uris(out["feed"]) == [p1.uri]
+
+
+async def test_unreachable_redis_falls_back_to_the_database(
+    database: Database, tmp_path: Path, plc_url: str
+) -> None:
+    async for world in start_world(
+        database, tmp_path, plc_url, fanout_threshold=THRESHOLD, redis_url="redis://127.0.0.1:1/0"
+    ):
+        viewer, _, big, _ = await big_network(world)
+        post = await world.post(big, "still served", createdAt=at(1))
+        assert uris(await timeline(world, viewer)) == [post.uri]
