@@ -186,6 +186,10 @@ class DiskEventLog:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._segments:
+            # a closed segment's index is rebuilt on demand (a few are cached), so memory does
+            # not grow with the number of segments retained
+            self._segments[-1].index = None
 
     # -- reading -------------------------------------------------------------------------------
 
