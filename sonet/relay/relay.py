@@ -319,6 +319,7 @@ class Relay:
     async def request_crawl(self, hostname: str, *, admin: bool = False) -> HostRow:
         """Subscribe to ``hostname`` (``com.atproto.sync.requestCrawl``; ``admin`` bypasses the
         public restrictions)."""
+        self._require_ingest()
         if not self.request_crawl_enabled and not admin:
             raise RelayError(403, "Forbidden", "public requestCrawl is disabled on this relay")
         try:
@@ -348,6 +349,12 @@ class Relay:
             existing = await self._reload_host(existing.id)
         self.slurper.subscribe(existing)
         return existing
+
+    def _require_ingest(self) -> None:
+        if self.config.mode is RelayMode.SERVE:
+            raise RelayError(
+                501, "MethodNotImplemented", "this relay process only serves the firehose"
+            )
 
     async def check_host(self, address: HostAddress) -> None:
         """Make sure ``address`` answers ``describeServer`` like a PDS and is not a relay."""
@@ -413,6 +420,7 @@ class Relay:
 
     async def change_account_limit(self, hostname: str, limit: int) -> HostRow:
         """Set a host's account limit; throttled accounts are released while room remains."""
+        self._require_ingest()
         if limit < 0:
             raise RelayError(400, "InvalidRequest", "the account limit must not be negative")
         host = await self._require_host(hostname)
@@ -454,6 +462,7 @@ class Relay:
 
     async def takedown(self, did: str, *, reverse: bool = False) -> Account:
         """Take an account down (or restore it); consumers get an ``#account`` event."""
+        self._require_ingest()
         try:
             account = await self.accounts.require(did)
         except AccountNotFoundError:

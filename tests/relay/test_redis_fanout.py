@@ -41,6 +41,10 @@ async def test_serving_relay_streams_what_the_ingesting_relay_commits(
         assert [b["seq"] for b in live.messages()] == [2, 3, 4, 5, 6]
         assert [b["seq"] for b in replay.messages()] == [1, 2, 3, 4, 5, 6]
         assert not serving.relay.slurper.subscriptions  # a serving relay crawls nothing
+        resp = await serving.client.post(
+            "/xrpc/com.atproto.sync.requestCrawl", json={"hostname": pds.hostname}
+        )
+        assert resp.status == 501
     finally:
         redis = Redis.from_url(redis_url)
         await redis.delete(stream)
