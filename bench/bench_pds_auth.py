@@ -17,21 +17,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import closed_loop, measure, percentiles
-from sonet.identity.plc_server import create_app as create_plc_app
 from sonet.pds.accounts.auth import AccountAuth
 from sonet.pds.accounts.passwords import hash_password
 from sonet.pds.accounts.service import LOGIN_FLOOR_SECONDS, account_service
 from sonet.pds.app import build_pds_app, create_pds
 from sonet.pds.config import PdsConfig
-from sonet.storage.database import Database, sqlite_url
-from sonet.storage.plc_store import PlcStore, migrate_plc
 from sonet.xrpc.context import HandlerContext
+from tests.pds.test_sync_support import plc_directory
 
 AREAS = ["sonet.pds.api.server", "sonet.pds.api.admin"]
 PASSWORD = "bench-password-123"
@@ -50,86 +47,77 @@ async def run_load(
     )
 
 
-async def start_plc(folder: Path) -> tuple[web.AppRunner, Database, str]:
-    db = Database.open(sqlite_url(folder / "plc.sqlite"))
-    await migrate_plc(db)
-    runner = web.AppRunner(create_plc_app(PlcStore(db)))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, db, f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-
 async def main(seconds: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        plc_runner, plc_db, plc_url = await start_plc(folder)
-        config = PdsConfig(
-            data_dir=folder / "pds", admin_password="bench", jwt_secret="x" * 32, plc_url=plc_url
+        async with plc_directory(folder) as plc_url:
+            await bench_pds(folder, plc_url, seconds)
+
+
+async def bench_pds(folder: Path, plc_url: str, seconds: float) -> None:
+    """Time a PDS in ``folder`` whose accounts register with the PLC directory at ``plc_url``."""
+    config = PdsConfig(
+        data_dir=folder / "pds", admin_password="bench", jwt_secret="x" * 32, plc_url=plc_url
+    )
+    ctx = await create_pds(config, areas=AREAS)
+    client: TestClient[Any, Any] = TestClient(TestServer(build_pds_app(ctx)))
+    await client.start_server()
+    service = account_service(ctx)
+    try:
+        access = ""
+        for i in range(ACCOUNTS):
+            body = {
+                "handle": f"b{i:03d}.test",
+                "email": f"b{i}@example.com",
+                "password": PASSWORD,
+            }
+            resp = await client.post("/xrpc/com.atproto.server.createAccount", json=body)
+            created = await resp.json()
+            assert resp.status == 200, created
+            access = created["accessJwt"]
+
+        async def hash_one() -> None:
+            await hash_password(PASSWORD)
+
+        await run_load("argon2id hash (account password)", hash_one, seconds, 2)
+
+        # logins cycle through the accounts: each identifier may log in 30 times per 5 min
+        turn = itertools.cycle(range(ACCOUNTS))
+
+        async def create_session() -> None:
+            login = {"identifier": f"b{next(turn):03d}.test", "password": PASSWORD}
+            async with client.post("/xrpc/com.atproto.server.createSession", json=login) as r:
+                assert r.status == 200, await r.text()
+
+        service.login_floor = 0.0
+        await run_load("createSession (KDF-bound, no floor)", create_session, seconds, 4)
+        service.login_floor = LOGIN_FLOOR_SECONDS
+        await run_load("createSession (350 ms floor)", create_session, seconds, 16)
+
+        measure(
+            "access-token verification (HS256, hmac)",
+            lambda: ctx.tokens.verify_access(access),
+            seconds=seconds,
         )
-        ctx = await create_pds(config, areas=AREAS)
-        client: TestClient[Any, Any] = TestClient(TestServer(build_pds_app(ctx)))
-        await client.start_server()
-        service = account_service(ctx)
-        try:
-            access = ""
-            for i in range(ACCOUNTS):
-                body = {
-                    "handle": f"b{i:03d}.test",
-                    "email": f"b{i}@example.com",
-                    "password": PASSWORD,
-                }
-                resp = await client.post("/xrpc/com.atproto.server.createAccount", json=body)
-                created = await resp.json()
-                assert resp.status == 200, created
-                access = created["accessJwt"]
+        verifier = AccountAuth(ctx.auth, ctx.accounts).access(check_takedown=True)
+        request = make_mocked_request(
+            "GET", "/xrpc/x", headers={"Authorization": f"Bearer {access}"}
+        )
 
-            async def hash_one() -> None:
-                await hash_password(PASSWORD)
+        async def verify_with_status() -> None:
+            await verifier(HandlerContext("com.atproto.server.getSession", request))
 
-            await run_load("argon2id hash (account password)", hash_one, seconds, 2)
+        await run_load("access token + account status (DB read)", verify_with_status, seconds, 16)
+        headers = {"Authorization": f"Bearer {access}"}
 
-            # logins cycle through the accounts: each identifier may log in 30 times per 5 min
-            turn = itertools.cycle(range(ACCOUNTS))
+        async def get_session() -> None:
+            async with client.get("/xrpc/com.atproto.server.getSession", headers=headers) as r:
+                assert r.status == 200
+                await r.read()
 
-            async def create_session() -> None:
-                login = {"identifier": f"b{next(turn):03d}.test", "password": PASSWORD}
-                async with client.post("/xrpc/com.atproto.server.createSession", json=login) as r:
-                    assert r.status == 200, await r.text()
-
-            service.login_floor = 0.0
-            await run_load("createSession (KDF-bound, no floor)", create_session, seconds, 4)
-            service.login_floor = LOGIN_FLOOR_SECONDS
-            await run_load("createSession (350 ms floor)", create_session, seconds, 16)
-
-            measure(
-                "access-token verification (HS256, hmac)",
-                lambda: ctx.tokens.verify_access(access),
-                seconds=seconds,
-            )
-            verifier = AccountAuth(ctx.auth, ctx.accounts).access(check_takedown=True)
-            request = make_mocked_request(
-                "GET", "/xrpc/x", headers={"Authorization": f"Bearer {access}"}
-            )
-
-            async def verify_with_status() -> None:
-                await verifier(HandlerContext("com.atproto.server.getSession", request))
-
-            await run_load(
-                "access token + account status (DB read)", verify_with_status, seconds, 16
-            )
-            headers = {"Authorization": f"Bearer {access}"}
-
-            async def get_session() -> None:
-                async with client.get("/xrpc/com.atproto.server.getSession", headers=headers) as r:
-                    assert r.status == 200
-                    await r.read()
-
-            await run_load("getSession over loopback", get_session, seconds, 16)
-        finally:
-            await client.close()
-            await plc_runner.cleanup()
-            await plc_db.close()
+        await run_load("getSession over loopback", get_session, seconds, 16)
+    finally:
+        await client.close()
 
 
 if __name__ == "__main__":

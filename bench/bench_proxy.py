@@ -29,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import percentiles, server_cpu
 from bench.loopback import answer_cpu, http_get, load, start_loopback
 from sonet.crypto import Keypair, generate_keypair, import_private_multibase, parse_did_key
-from sonet.pds.accounts.directory import AccountDirectory
 from sonet.pds.app import build_pds_app, create_pds
 from sonet.pds.config import PdsConfig
 from sonet.xrpc.service_jwt import create_service_jwt
 from tests.pds.test_proxy_fakes import FakeAppView
+from tests.pds.test_sync_support import add_account
 
 ACCOUNT = "did:plc:bench234567abcdefghijklmn"
 TIMELINE = "/xrpc/app.bsky.feed.getTimeline?limit=50"
@@ -75,11 +75,7 @@ async def proxy_pds(conn: Connection) -> tuple[web.Application, Any]:
     )
     ctx = await create_pds(config, areas=["sonet.pds.proxy"])
     key = import_private_multibase(private_key)
-    async with ctx.sequencer.transaction() as tx:
-        await ctx.accounts.store.insert(
-            tx.conn, AccountDirectory.new_row(ACCOUNT, "bench.test", key)
-        )
-        await ctx.repos.create_repo(tx, ACCOUNT, key)
+    await add_account(ctx, ACCOUNT, "bench.test", key)
     return build_pds_app(ctx), ctx.tokens.create_access(ACCOUNT)
 
 

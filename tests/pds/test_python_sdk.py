@@ -10,12 +10,9 @@ from __future__ import annotations
 import asyncio
 import struct
 import zlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 from atproto import (
     CAR,
     AsyncClient,
@@ -25,11 +22,11 @@ from atproto import (
     parse_subscribe_repos_message,
 )
 
-from sonet.identity.plc_server import create_app as create_plc_app
 from sonet.repo.repo_car import verify_repo_car
-from sonet.storage.database import Database, sqlite_url
-from sonet.storage.plc_store import PlcStore, migrate_plc
 from tests.pds.conftest import PdsFactory, RunningPds
+from tests.pds.test_server_support import plc_url
+
+__all__ = ["plc_url"]
 
 
 def tiny_png() -> bytes:
@@ -44,17 +41,6 @@ def tiny_png() -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
-
-
-@pytest.fixture
-async def plc_url(tmp_path: Path) -> AsyncIterator[str]:
-    db = Database.open(sqlite_url(tmp_path / "plc.sqlite"))
-    await migrate_plc(db)
-    server = TestServer(create_plc_app(PlcStore(db)))
-    await server.start_server()
-    yield str(server.make_url("")).rstrip("/")
-    await server.close()
-    await db.close()
 
 
 async def new_client(pds: RunningPds, handle: str, email: str) -> tuple[AsyncClient, str]:

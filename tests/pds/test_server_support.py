@@ -10,16 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from sonet.identity.plc_server import create_app
 from sonet.lexicons.validate import validate_message
 from sonet.pds.accounts.service import account_service
-from sonet.storage.database import Database, sqlite_url
-from sonet.storage.plc_store import PlcStore, migrate_plc
 from sonet.storage.sequencer_store import SequencedEvent
 from sonet.xrpc.frames import MessageFrame, decode_frame
 from tests.pds.conftest import PdsFactory, RunningPds
+from tests.pds.test_sync_support import plc_directory
 
 SUBSCRIBE_REPOS = "com.atproto.sync.subscribeRepos"
 AREAS = ["sonet.pds.api.server", "sonet.pds.api.admin"]
@@ -32,16 +29,8 @@ ADMIN_AUTH = "Basic " + base64.b64encode(b"admin:admin-pass").decode()
 @pytest.fixture
 async def plc_url(tmp_path: Path) -> AsyncIterator[str]:
     """A Sonet PLC directory (SQLite) serving on a loopback port."""
-    db = Database.open(sqlite_url(tmp_path / "plc.sqlite"))
-    await migrate_plc(db)
-    runner = web.AppRunner(create_app(PlcStore(db)))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
-    await db.close()
+    async with plc_directory(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
