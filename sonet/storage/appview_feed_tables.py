@@ -26,8 +26,9 @@ Tables (``record_columns``: uri, cid, creator, created_at, indexed_at, sort_at):
   own) timeline; a new follow copies the followee's recent items, an unfollow removes them.
   Items of authors at or above the threshold are not pushed: the timeline reader merges their
   ``feed_item`` rows at read time (and drops duplicates by ``uri``: an author who crossed the
-  threshold may have items in both). Join ``feed_item`` on ``uri`` for the item itself. Keyed
-  by (owner, sort_at, uri) only: a removed item is found through its author's followers.
+  threshold may have items in both). Join ``feed_item`` on ``uri`` for the item itself. Just
+  (owner, sort_at, uri), the key: a removed item is found through its author's followers, an
+  unfollowed author's items through ``feed_item``.
 - ``thread_gate``, ``post_gate``: the gate record of ``post_uri`` (same creator and rkey).
 - ``feed_generator``: ``app.bsky.feed.generator``: the generator's service DID, name, text.
 """
@@ -85,7 +86,6 @@ post = Table(
     Index("post_creator_sort", "creator", "sort_at"),
     Index("post_reply_parent", "reply_parent"),
     Index("post_reply_root", "reply_root"),
-    sqlite_with_rowid=False,
 )
 
 post_facet = Table(
@@ -107,7 +107,6 @@ quote = Table(
     Column("subject", Text, nullable=False),
     Column("subject_cid", Text, nullable=False),
     Index("quote_subject", "subject", "sort_at"),
-    sqlite_with_rowid=False,
 )
 
 post_agg = Table(
@@ -133,7 +132,6 @@ def _subject_table(name: str) -> Table:
         Column("via_cid", Text),
         Index(f"{name}_unique_subject", "creator", "subject", unique=True),
         Index(f"{name}_subject_sort", "subject", "sort_at"),
-        sqlite_with_rowid=False,
     )
 
 
@@ -151,7 +149,6 @@ feed_item = Table(
     Column("sort_at", Text, nullable=False),
     Index("feed_item_originator_sort", "originator_did", "sort_at"),
     Index("feed_item_post", "post_uri"),
-    sqlite_with_rowid=False,
 )
 
 timeline_item = Table(
@@ -160,7 +157,6 @@ timeline_item = Table(
     Column("owner_did", Text, primary_key=True),
     Column("sort_at", Text, primary_key=True),
     Column("uri", Text, primary_key=True),
-    Column("originator_did", Text, nullable=False),
     sqlite_with_rowid=False,
 )
 

@@ -43,7 +43,6 @@ def _actor_edge(name: str) -> Table:
         Column("subject_did", Text, nullable=False),
         Index(f"{name}_unique_subject", "creator", "subject_did", unique=True),
         Index(f"{name}_subject_sort", "subject_did", "sort_at"),
-        sqlite_with_rowid=False,
     )
 
 

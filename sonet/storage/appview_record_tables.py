@@ -49,7 +49,6 @@ record = Table(
     Column("data", LargeBinary, nullable=False),
     Column("indexed_at", Text, nullable=False),
     Column("takedown_ref", Text),
-    sqlite_with_rowid=False,
 )
 
 duplicate_record = Table(

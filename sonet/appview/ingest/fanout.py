@@ -40,12 +40,11 @@ def add_feed_item(
     if not added or not (yield from _pushes(ctx, author)):
         return
     pushed = yield from execute(
-        "INSERT INTO timeline_item (owner_did, sort_at, uri, originator_did) "
-        "SELECT owner, ?, ?, ? FROM (SELECT creator AS owner FROM follow WHERE subject_did = ? "
+        "INSERT INTO timeline_item (owner_did, sort_at, uri) "
+        "SELECT owner, ?, ? FROM (SELECT creator AS owner FROM follow WHERE subject_did = ? "
         "UNION ALL SELECT ?) AS owners WHERE true ON CONFLICT DO NOTHING",
         sort_at,
         uri,
-        author,
         author,
         author,
     )
@@ -68,8 +67,8 @@ def follow_timeline(ctx: BatchContext, follower: str, followee: str) -> Steps[No
     if ctx.config.timeline_backfill <= 0 or not (yield from _pushes(ctx, followee)):
         return
     yield from execute(
-        "INSERT INTO timeline_item (owner_did, sort_at, uri, originator_did) "
-        "SELECT ?, sort_at, uri, originator_did FROM feed_item WHERE originator_did = ? "
+        "INSERT INTO timeline_item (owner_did, sort_at, uri) "
+        "SELECT ?, sort_at, uri FROM feed_item WHERE originator_did = ? "
         "ORDER BY sort_at DESC LIMIT ? ON CONFLICT DO NOTHING",
         follower,
         followee,
@@ -82,7 +81,8 @@ def unfollow_timeline(follower: str, followee: str) -> Steps[None]:
     if follower == followee:
         return
     yield from execute(
-        "DELETE FROM timeline_item WHERE owner_did = ? AND originator_did = ?",
+        "DELETE FROM timeline_item WHERE owner_did = ? AND uri IN "
+        "(SELECT uri FROM feed_item WHERE originator_did = ?)",
         follower,
         followee,
     )
