@@ -14,7 +14,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Protocol, Unpack
 
 from sonet.repo.car_decoder import (
     DEFAULT_MAX_BLOCKS,
@@ -22,6 +22,7 @@ from sonet.repo.car_decoder import (
     MAX_HEADER_SIZE,
     Block,
     CarDecoder,
+    CarLimits,
 )
 from sonet.repo.car_errors import (
     CarBlockError,
@@ -53,6 +54,7 @@ __all__ = [
     "CarHashMismatchError",
     "CarHeaderError",
     "CarLimitError",
+    "CarLimits",
     "CarTruncatedError",
     "CarVarintError",
     "aiter_car",
@@ -131,19 +133,10 @@ class CarFile:
 
 def read_car(
     data: bytes | bytearray | memoryview,
-    *,
-    max_blocks: int = DEFAULT_MAX_BLOCKS,
-    max_block_size: int = MAX_BLOCK_SIZE,
-    max_total_size: int = DEFAULT_MAX_TOTAL_SIZE,
-    verify_hashes: bool = True,
+    **limits: Unpack[CarLimits],
 ) -> CarFile:
     """Parse and verify a whole CAR held in memory; duplicate blocks keep their first copy."""
-    decoder = CarDecoder(
-        max_blocks=max_blocks,
-        max_block_size=max_block_size,
-        max_total_size=max_total_size,
-        verify_hashes=verify_hashes,
-    )
+    decoder = CarDecoder(**limits)
     blocks: dict[CID, bytes] = {}
     setdefault = blocks.setdefault
     view = memoryview(data).cast("B")
@@ -169,29 +162,25 @@ class CarBlockStream(Iterator[Block]):
 
 def iter_car(
     stream: SupportsRead,
-    *,
-    max_blocks: int = DEFAULT_MAX_BLOCKS,
-    max_block_size: int = MAX_BLOCK_SIZE,
-    max_total_size: int = DEFAULT_MAX_TOTAL_SIZE,
-    verify_hashes: bool = True,
+    **limits: Unpack[CarLimits],
 ) -> CarBlockStream:
     """Read the header from ``stream`` now, then its verified blocks lazily, in order.
 
     Duplicate blocks are yielded as they appear. I/O errors of the stream propagate unchanged.
     """
-    decoder = CarDecoder(
-        max_blocks=max_blocks,
-        max_block_size=max_block_size,
-        max_total_size=max_total_size,
-        verify_hashes=verify_hashes,
-    )
+    decoder = CarDecoder(**limits)
     pending: list[Block] = []
     while decoder.roots is None:
-        chunk = stream.read(READ_CHUNK_SIZE)
-        if not chunk:
-            decoder.close()  # raises: the input ended before the header did
-        pending = decoder.feed(chunk)
+        pending = _feed_header(decoder, stream.read(READ_CHUNK_SIZE))
     return CarBlockStream(decoder.roots, _stream_blocks(stream, decoder, pending))
+
+
+def _feed_header(decoder: CarDecoder, chunk: bytes) -> list[Block]:
+    """Feed a chunk read while the header is incomplete; an empty one (the end of input)
+    raises :class:`CarTruncatedError`."""
+    if not chunk:
+        decoder.close()  # raises: the input ended before the header did
+    return decoder.feed(chunk)
 
 
 def _stream_blocks(
@@ -218,29 +207,17 @@ class AsyncCarBlockStream(AsyncIterator[Block]):
 
 async def aiter_car(
     reader: SupportsReadExactly,
-    *,
-    max_blocks: int = DEFAULT_MAX_BLOCKS,
-    max_block_size: int = MAX_BLOCK_SIZE,
-    max_total_size: int = DEFAULT_MAX_TOTAL_SIZE,
-    verify_hashes: bool = True,
+    **limits: Unpack[CarLimits],
 ) -> AsyncCarBlockStream:
     """Await the header from ``reader``, then ``async for`` its verified blocks, in order.
 
     Reads ``READ_CHUNK_SIZE`` bytes at a time until end of stream and yields to the event loop
     after each chunk, so a fast source cannot starve other tasks.
     """
-    decoder = CarDecoder(
-        max_blocks=max_blocks,
-        max_block_size=max_block_size,
-        max_total_size=max_total_size,
-        verify_hashes=verify_hashes,
-    )
+    decoder = CarDecoder(**limits)
     pending: list[Block] = []
     while decoder.roots is None:
-        chunk = await _read_chunk(reader)
-        if not chunk:
-            decoder.close()  # raises: the input ended before the header did
-        pending = decoder.feed(chunk)
+        pending = _feed_header(decoder, await _read_chunk(reader))
     return AsyncCarBlockStream(decoder.roots, _async_stream_blocks(reader, decoder, pending))
 
 

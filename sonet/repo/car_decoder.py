@@ -11,7 +11,7 @@ count, block size and total size are bounded before any bytes are buffered.
 from __future__ import annotations
 
 import hashlib
-from typing import Final
+from typing import Final, TypedDict
 
 from sonet.repo.car_errors import (
     CarCidError,
@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_MAX_TOTAL_SIZE",
     "MAX_HEADER_SIZE",
     "CarDecoder",
+    "CarLimits",
 ]
 
 CID_LENGTH: Final = 36
@@ -44,6 +45,16 @@ _RAW_PREFIX: Final = CID.CIDV1_RAW_SHA256_32_PFX
 _CIDV0_PREFIX: Final = b"\x12\x20"
 
 Block = tuple[CID, bytes]
+
+
+class CarLimits(TypedDict, total=False):
+    """Keyword options of :class:`CarDecoder` (and of every CAR reader) that bound untrusted
+    input: block count, block size and total size in bytes, and whether to check hashes."""
+
+    max_blocks: int
+    max_block_size: int
+    max_total_size: int
+    verify_hashes: bool
 
 
 class CarDecoder:
