@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
@@ -49,7 +49,6 @@ class Actor:
     """An account writing records; each call returns the commit and remembers its URIs."""
 
     did: str
-    rev_source: Any = field(default=None)
 
     def commit(self, *ops: RecordWrite | RecordDelete, rev: str | None = None) -> CommitItem:
         return CommitItem(None, self.did, rev or next_tid(), "bafycommit", NOW, list(ops))
