@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -31,16 +31,7 @@ from sonet.identity.plc_server import create_app, database_url_from_env
 from sonet.identity.plc_validate import PlcLimits
 from sonet.storage.database import Database
 from sonet.storage.plc_store import PlcStore, migrate_plc
-
-T0 = datetime(2025, 6, 1, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.identity.test_plc_store import Clock
 
 
 @dataclass

@@ -20,6 +20,8 @@ T0 = datetime(2025, 6, 1, tzinfo=UTC)
 
 
 class Clock:
+    """A settable clock for the PLC store and server (starts at :data:`T0`)."""
+
     def __init__(self) -> None:
         self.now = T0
 
