@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sonet.lexicons import Lexicons
+import pytest
+
+from sonet.lexicons import Lexicons, LexiconValidationError, validate_record
 from sonet.repo.cid import cid_for_raw
 
 NSID = "com.example.test"
@@ -38,3 +40,15 @@ def record(**fields: Any) -> dict[str, Any]:
 
 def blob(mime: str = "image/png", size: int = 1000) -> dict[str, Any]:
     return {"$type": "blob", "ref": BLOB_CID, "mimeType": mime, "size": size}
+
+
+def check(lex: Lexicons, **fields: Any) -> None:
+    """The record with ``fields`` (see :func:`record`) is valid."""
+    validate_record(lex, NSID, record(**fields))
+
+
+def fails(lex: Lexicons, message: str, **fields: Any) -> None:
+    """The record with ``fields`` is refused with exactly ``message``."""
+    with pytest.raises(LexiconValidationError) as caught:
+        check(lex, **fields)
+    assert str(caught.value) == message

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from sonet.lexicons import LexiconNotFoundError, Lexicons, LexiconValidationError, validate_record
-from tests.lexicons.helpers import BLOB_CID, NSID, blob, lexicons_for, record
+from sonet.lexicons import LexiconNotFoundError, Lexicons, LexiconValidationError
+from tests.lexicons.helpers import BLOB_CID, NSID, blob, check, fails, lexicons_for
 
 EMBED_DOC = {
     "lexicon": 1,
@@ -47,16 +47,6 @@ def union_lexicons(closed: bool) -> Lexicons:
     doc_properties = {"u": union}
     lex = lexicons_for(doc_properties, EMBED_DOC, TARGET_RECORD_DOC)
     return lex
-
-
-def check(lex: Lexicons, **fields: Any) -> None:
-    validate_record(lex, NSID, record(**fields))
-
-
-def fails(lex: Lexicons, message: str, **fields: Any) -> None:
-    with pytest.raises(LexiconValidationError) as caught:
-        check(lex, **fields)
-    assert str(caught.value) == message
 
 
 @pytest.mark.parametrize("closed", [False, True])

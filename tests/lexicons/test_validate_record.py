@@ -15,18 +15,7 @@ from sonet.lexicons import (
     validate_record,
 )
 from sonet.repo.cid import cid_for_cbor
-from tests.lexicons.helpers import NSID, lexicons_for, record
-
-
-def check(lex: Lexicons, **fields: Any) -> None:
-    validate_record(lex, NSID, record(**fields))
-
-
-def fails(lex: Lexicons, message: str, **fields: Any) -> None:
-    with pytest.raises(LexiconValidationError) as caught:
-        check(lex, **fields)
-    assert str(caught.value) == message
-
+from tests.lexicons.helpers import NSID, check, fails, lexicons_for, record
 
 # -- $type and the record itself --------------------------------------------------------------
 
