@@ -14,7 +14,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from sonet.crypto import K256Keypair
 from sonet.xrpc import (
     AuthScope,
-    AuthVerifiers,
     HandlerContext,
     SessionTokens,
     XrpcRouter,
@@ -30,6 +29,7 @@ from tests.xrpc.toy import (
     KeyDirectory,
     Toy,
     expect_error,
+    toy_verifiers,
 )
 
 GET_SESSION = "/xrpc/com.atproto.server.getSession"
@@ -171,13 +171,7 @@ async def combined() -> AsyncIterator[tuple[Client, SessionTokens, K256Keypair]]
     keys = KeyDirectory()
     keypair = K256Keypair.generate()
     keys.register(K256_ISSUER, keypair)
-    tokens = SessionTokens(SECRET, SERVICE_DID)
-    verifiers = AuthVerifiers(
-        tokens=tokens,
-        admin_password=ADMIN_PASSWORD,
-        service_dids=[SERVICE_DID],
-        resolve_key=keys.resolve,
-    )
+    tokens, verifiers = toy_verifiers(keys)
     router = XrpcRouter()
 
     async def whoami(ctx: HandlerContext[Any]) -> dict[str, Any]:

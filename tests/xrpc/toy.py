@@ -145,11 +145,8 @@ async def get_preferences(ctx: HandlerContext[ServiceCredentials]) -> dict[str, 
     return {"preferences": []}
 
 
-def toy_router(**options: Any) -> Toy:
-    keys = KeyDirectory()
-    k256, p256 = K256Keypair.generate(), P256Keypair.generate()
-    keys.register("did:plc:k256issuer234567abcdefg", k256)
-    keys.register("did:plc:p256issuer234567abcdefg", p256)
+def toy_verifiers(keys: KeyDirectory) -> tuple[SessionTokens, AuthVerifiers]:
+    """Session tokens and every verifier of the toy service; service JWT keys from ``keys``."""
     tokens = SessionTokens(SECRET, SERVICE_DID)
     verifiers = AuthVerifiers(
         tokens=tokens,
@@ -157,6 +154,15 @@ def toy_router(**options: Any) -> Toy:
         service_dids=[SERVICE_DID],
         resolve_key=keys.resolve,
     )
+    return tokens, verifiers
+
+
+def toy_router(**options: Any) -> Toy:
+    keys = KeyDirectory()
+    k256, p256 = K256Keypair.generate(), P256Keypair.generate()
+    keys.register("did:plc:k256issuer234567abcdefg", k256)
+    keys.register("did:plc:p256issuer234567abcdefg", p256)
+    tokens, verifiers = toy_verifiers(keys)
     options.setdefault("validate_output", True)
     router = XrpcRouter(**options)
     toy = Toy(router, tokens, keys, k256, p256)
