@@ -101,7 +101,7 @@ class RelayConfig:
     identity_refresh_interval: float = 60.0
     verify_workers: int = 1
     consumer_max_lag: int = 16_384
-    outbox_linger: float = 0.005
+    outbox_linger: float = 0.01
     checkpoint_period: float = 1.0
     reconnect_max_delay: float = 30.0
     max_dial_failures: int = 15
