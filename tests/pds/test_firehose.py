@@ -195,56 +195,53 @@ class RawSubscriber:
         self.writer.transport.abort()
 
 
-async def fast_reader(ws: aiohttp.ClientWebSocketResponse, n: int) -> list[bytes]:
-    return await receive(ws, n)
-
-
 BIG = {"$type": "com.example.big", "data": "x" * 250_000}
 """40 of these (10 MB of frames) overflow the socket buffers of a consumer that does not read."""
+FLOOD = 40
+
+
+async def flood_past_laggard(
+    pds: RunningPds, did: str, **settings: Any
+) -> tuple[RawSubscriber, list[bytes]]:
+    """With the firehose ``settings`` changed, connect a raw consumer that reads nothing yet and
+    a fast one, then write ``FLOOD`` big records; returns the laggard and the fast one's frames."""
+    fh = firehose(pds)
+    fh.settings = replace(fh.settings, **settings)
+    laggard = await RawSubscriber.connect(pds)
+    fast = await pds.client.ws_connect(SUB)
+    await asyncio.sleep(0.1)
+    reading = asyncio.create_task(receive(fast, FLOOD))
+    for _ in range(FLOOD):
+        await create(pds, did, BIG, "com.example.big")
+    frames = await reading
+    await fast.close()
+    return laggard, frames
 
 
 async def test_stalled_consumer_is_cut_fast_one_continues(pds_factory: PdsFactory) -> None:
     pds = await pds_factory(areas=AREAS)
     did, key = await create_test_account(pds.ctx, "alice.test")
-    fh = firehose(pds)
-    fh.settings = replace(fh.settings, stall_seconds=1.0)
-    stuck = await RawSubscriber.connect(pds)
-    fast = await pds.client.ws_connect(SUB)
-    await asyncio.sleep(0.1)
-    n = 40
-    reading = asyncio.create_task(fast_reader(fast, n))
-    for _ in range(n):
-        await create(pds, did, BIG, "com.example.big")
+    stuck, frames = await flood_past_laggard(pds, did, stall_seconds=1.0)
     checker = FirehoseChecker({did: key.public_key()})
-    for data in await reading:
+    for data in frames:
         checker.check(data)
-    assert len(checker.commits) == n
+    assert len(checker.commits) == FLOOD
     await asyncio.sleep(2.5)  # past the stall limit: the stuck consumer has been cut
     received, closed_cleanly = await stuck.read_all()
-    assert len(received) < n and not closed_cleanly
+    assert len(received) < FLOOD and not closed_cleanly
     stuck.close()
-    await fast.close()
 
 
 async def test_lagging_consumer_gets_consumer_too_slow(pds_factory: PdsFactory) -> None:
     pds = await pds_factory(areas=AREAS)
     did, _ = await create_test_account(pds.ctx, "alice.test")
-    fh = firehose(pds)
-    fh.settings = replace(fh.settings, max_lag=10)
-    slow = await RawSubscriber.connect(pds)
-    fast = await pds.client.ws_connect(SUB)
-    await asyncio.sleep(0.1)
-    n = 40
-    reading = asyncio.create_task(fast_reader(fast, n))
-    for _ in range(n):
-        await create(pds, did, BIG, "com.example.big")
-    assert len(await reading) == n
+    slow, frames = await flood_past_laggard(pds, did, max_lag=10)
+    assert len(frames) == FLOOD
     # the slow consumer finally reads: what was sent, then the error, then the close
     received, closed = await slow.read_all()
     last = decode_frame(received[-1])
     assert isinstance(last, ErrorFrame) and last.error == "ConsumerTooSlow"
-    assert closed and len(received) - 1 < n
+    assert closed and len(received) - 1 < FLOOD
     for data in received[:-1]:
         assert isinstance(decode_frame(data), MessageFrame)
     slow.close()
-    await fast.close()
