@@ -105,6 +105,8 @@ class FrameDecoder:
         try:
             if isinstance(message, CommitEvent | SyncEvent):
                 await self.verifier.check(message)
+            elif isinstance(message, IdentityEvent):
+                self.verifier.identities.forget(message.did)  # key or PDS may have changed
             self._interpret(message, out)
         except SourceError as exc:
             self.stats["rejected_events"] += 1

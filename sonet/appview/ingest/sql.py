@@ -103,29 +103,35 @@ def _dollar_params(sql: str) -> str:
     return "".join(out)
 
 
-async def _run_pg_query(conn: AsyncConnection, query: Query) -> Any:
+async def _run_pg_query(pg: Any, query: Query) -> Any:
     sql = _dollar_params(query.sql)
     if query.mode == "many":
-        await conn.exec_driver_sql(sql, [tuple(p) for p in query.params])
+        await pg.executemany(sql, query.params)
         return None
-    result = await conn.exec_driver_sql(sql, tuple(query.params))
     if query.mode == "count":
-        return result.rowcount
+        status: str = await pg.execute(sql, *query.params)
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
     if query.mode == "one":
-        row = result.first()
+        row = await pg.fetchrow(sql, *query.params)
         return None if row is None else tuple(row)
-    return [tuple(r) for r in result.all()]
+    return [tuple(r) for r in await pg.fetch(sql, *query.params)]
 
 
 async def run_steps(conn: AsyncConnection, steps: Steps[T]) -> T:
-    """Drive ``steps`` inside ``conn``'s transaction: one thread hop on SQLite, awaited
-    statements on PostgreSQL."""
+    """Drive ``steps`` inside ``conn``'s transaction: one thread hop on SQLite; on PostgreSQL,
+    statements awaited on the asyncpg connection itself (SQLAlchemy's per-statement layers cost
+    more than the round trip), after one statement through SQLAlchemy has opened the
+    transaction."""
     if conn.dialect.name == "sqlite":
         return await run_on_sqlite(conn, lambda sq: run_steps_sqlite(sq, steps))
+    await conn.exec_driver_sql("SELECT 1")
+    raw = await conn.get_raw_connection()
+    pg: Any = raw.driver_connection  # asyncpg.Connection, inside the open transaction
     try:
         query = next(steps)
         while True:
-            query = steps.send(await _run_pg_query(conn, query))
+            query = steps.send(await _run_pg_query(pg, query))
     except StopIteration as stop:
         result: T = stop.value
         return result
