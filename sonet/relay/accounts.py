@@ -1,8 +1,10 @@
 """Accounts the relay has seen: host, statuses and last accepted commit, cached in memory.
 
 The ingesting process is the only writer, so its cache is authoritative: the last accepted commit
-of an account is updated in memory as each commit is accepted, and checkpointed to the database
-from time to time (:meth:`AccountDirectory.take_dirty`); after a crash the relay re-reads what its
+of an account is updated in memory as each commit is accepted. Heads move through three stages:
+*dirty* (accepted, its event not yet in the log), *logged* (its event is in the log) and saved
+(checkpointed to the database, :meth:`AccountDirectory.take_logged`); an account read back from the
+database while a newer head is pending gets that head. After a crash the relay re-reads what its
 event log holds beyond the last checkpoint.
 """
 
@@ -88,6 +90,9 @@ class AccountDirectory:
         self.max_cached = max_cached
         self._cache: OrderedDict[str, Account] = OrderedDict()
         self._dirty: dict[str, tuple[int, RepoHead]] = {}
+        self._taken: dict[str, tuple[int, RepoHead]] = {}
+        self._logged: dict[str, tuple[int, RepoHead]] = {}
+        self._saving: dict[str, tuple[int, RepoHead]] = {}
 
     def _remember(self, account: Account) -> Account:
         self._cache[account.did] = account
@@ -110,9 +115,9 @@ class AccountDirectory:
         if row is None:
             return None
         account = account_from_row(row)
-        pending = self._dirty.get(did)
+        pending = self.pending_head(did)
         if pending is not None:
-            account.repo = pending[1]
+            account.repo = pending
         return self._remember(account)
 
     async def require(self, did: str) -> Account:
@@ -160,14 +165,42 @@ class AccountDirectory:
         self._dirty[account.did] = (account.uid, head)
 
     def take_dirty(self) -> dict[str, tuple[int, RepoHead]]:
-        """The heads accepted since the last call: ``{did: (uid, head)}``."""
+        """The heads accepted since the last call (their events are about to be logged)."""
         dirty, self._dirty = self._dirty, {}
+        self._taken = dirty
         return dirty
 
+    def mark_logged(self, taken: dict[str, tuple[int, RepoHead]]) -> None:
+        """The events of ``taken`` are in the log: their heads await the next checkpoint."""
+        self._logged.update(taken)
+        self._taken = {}
+
     def restore_dirty(self, taken: dict[str, tuple[int, RepoHead]]) -> None:
-        """Put back heads that could not be persisted (newer ones recorded since win)."""
+        """The events of ``taken`` did not reach the log: keep the heads dirty (newer ones
+        recorded since win)."""
         for did, item in taken.items():
             self._dirty.setdefault(did, item)
+        self._taken = {}
+
+    def take_logged(self) -> dict[str, tuple[int, RepoHead]]:
+        """Heads whose events are logged, for a checkpoint."""
+        logged, self._logged = self._logged, {}
+        self._saving = logged
+        return logged
+
+    def saved(self, ok: bool) -> None:
+        """The checkpoint of :meth:`take_logged` succeeded (or not: keep its heads)."""
+        if not ok:
+            self._logged = {**self._saving, **self._logged}
+        self._saving = {}
+
+    def pending_head(self, did: str) -> RepoHead | None:
+        """The newest head of ``did`` not yet saved, if any."""
+        for stage in (self._dirty, self._taken, self._logged, self._saving):
+            item = stage.get(did)
+            if item is not None:
+                return item[1]
+        return None
 
     def forget(self, did: str) -> None:
         """Drop ``did`` from the cache (its row changed elsewhere)."""

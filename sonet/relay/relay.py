@@ -134,7 +134,6 @@ class Relay:
             publishers=publishers or [],
             linger=config.outbox_linger,
         )
-        self._unsaved_repos: dict[str, tuple[int, RepoHead]] = {}
         self._unsaved_cursors: dict[int, int] = {}
         self._unsaved_seq = 0
         self._saved_seq = 0
@@ -207,38 +206,25 @@ class Relay:
         """Append one outgoing batch to the log; the account and host state that goes with it
         (taken now, before any ``await``) waits for the next checkpoint."""
         repos = self.accounts.take_dirty()
-        cursors = self.slurper.cursors()
+        cursors = dict(self.slurper.cursors())
         try:
             await self.log.append(batch)
         except BaseException:
-            self._keep_unsaved(repos, dict(cursors), into_dirty=True)
-            raise
-        self._keep_unsaved(repos, dict(cursors))
-        self._unsaved_seq = batch[-1].seq
-
-    def _keep_unsaved(
-        self,
-        repos: dict[str, tuple[int, RepoHead]],
-        cursors: dict[int, int],
-        *,
-        into_dirty: bool = False,
-    ) -> None:
-        """Merge state into what awaits a checkpoint (or back into the account directory's
-        dirty set when its events did not reach the log), never overwriting newer values."""
-        if into_dirty:
             self.accounts.restore_dirty(repos)
             self.slurper.restore_cursors(cursors)
-            return
-        self._unsaved_repos.update(repos)
+            raise
+        self.accounts.mark_logged(repos)
         self._unsaved_cursors.update(cursors)
+        self._unsaved_seq = batch[-1].seq
 
     async def checkpoint(self) -> None:
         """Write the account heads and host cursors of every logged event, and the log position
         they reach (what :meth:`_recover` starts from after a crash)."""
-        repos, self._unsaved_repos = self._unsaved_repos, {}
+        repos = self.accounts.take_logged()
         cursors, self._unsaved_cursors = self._unsaved_cursors, {}
         seq = self._unsaved_seq
         if not repos and not cursors and seq == self._saved_seq:
+            self.accounts.saved(True)
             return
         try:
             async with self.db.write() as conn:
@@ -248,9 +234,10 @@ class Relay:
                 await self.hosts.save_cursors(conn, list(cursors.items()))
                 await self.meta.put(conn, CHECKPOINT_KEY, seq)
         except BaseException:
-            self._unsaved_repos = {**repos, **self._unsaved_repos}
+            self.accounts.saved(False)
             self._unsaved_cursors = {**cursors, **self._unsaved_cursors}
             raise
+        self.accounts.saved(True)
         self._saved_seq = seq
 
     async def _checkpoint_loop(self) -> None:
@@ -275,7 +262,7 @@ class Relay:
                 if event.kind in ("#commit", "#sync"):
                     replayed += await self._recover_head(event.frame)
             cursor = page[-1].seq
-        self._unsaved_repos.update(self.accounts.take_dirty())
+        self.accounts.mark_logged(self.accounts.take_dirty())
         self._unsaved_seq = self.log.latest_seq
         if replayed:
             log.info("recovered %d account heads from the event log", replayed)
