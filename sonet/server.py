@@ -1,7 +1,9 @@
 """Runs Sonet's roles together in one process: the embedded default behind ``sonet serve``.
 
 With no ``SONET_PLC_URL`` the built-in PLC directory runs beside the PDS (``SONET_PLC_PORT``,
-default 2582), so a laptop or a private network needs nothing from outside.
+default 2582), so a laptop or a private network needs nothing from outside; with no
+``SONET_APPVIEW_URL`` an AppView (``SONET_APPVIEW_PORT``, default 2584) indexes the PDS's firehose
+and serves the ``app.bsky.*`` calls the PDS proxies to it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import replace
 
 from aiohttp import web
 
+from sonet.appview.app import build_appview_app, create_appview, ingest_service
+from sonet.appview.config import AppviewConfig
 from sonet.identity.plc_server import create_app as create_plc_app
 from sonet.pds.app import build_pds_app, create_pds
 from sonet.pds.config import PdsConfig
@@ -53,12 +57,36 @@ async def _serve(env: Mapping[str, str], *, with_plc: bool) -> None:
         runners.append(await _start(create_plc_app(PlcStore(plc_db)), host, plc_port))
         config = replace(config, plc_url=f"http://localhost:{plc_port}")
         log.info("PLC directory on http://%s:%d", host, plc_port)
+    appview_config: AppviewConfig | None = None
+    if with_plc and config.appview_url is None:
+        appview_config = AppviewConfig.from_env(
+            {
+                "SONET_APPVIEW_DATA_DIR": str(config.data_dir / "appview"),
+                "SONET_APPVIEW_FIREHOSE_URL": config.public_url,
+                "SONET_PLC_URL": config.plc_url or "",
+                **env,
+            }
+        )
+        config = replace(
+            config, appview_url=appview_config.public_url, appview_did=appview_config.service_did
+        )
     ctx = await create_pds(config)
     runners.append(await _start(build_pds_app(ctx), host, config.port))
     log.info(
         "PDS %s on http://%s:%d (data in %s)", config.public_url, host, config.port, config.data_dir
     )
-    print(f"Sonet is running: PDS at {config.public_url}, PLC at {config.plc_url}", flush=True)
+    if appview_config is not None:
+        appview = await create_appview(appview_config)
+        runners.append(await _start(build_appview_app(appview), host, appview_config.port))
+        ingest = ingest_service(appview)
+        await ingest.start()
+        appview.services["ingest"] = ingest
+        log.info("AppView %s on %s", appview_config.service_did, appview_config.public_url)
+    print(
+        f"Sonet is running: PDS at {config.public_url}, PLC at {config.plc_url},"
+        f" AppView at {config.appview_url}",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

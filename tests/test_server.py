@@ -1,4 +1,5 @@
-"""``sonet serve`` as a user runs it: a real process with the PDS and the built-in PLC."""
+"""``sonet serve`` as a user runs it: a real process with the PDS, the built-in PLC directory and
+the AppView."""
 
 from __future__ import annotations
 
@@ -17,16 +18,32 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_starts_and_answers_health(tmp_path: Path) -> None:
-    pds_port, plc_port = _free_port(), _free_port()
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                assert r.status == 200
+                return
+        except OSError:
+            if time.time() > deadline or proc.poll() is not None:
+                proc.terminate()
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                raise AssertionError(f"{url} did not answer:\n{out}") from None
+            time.sleep(0.2)
+
+
+def test_serve_starts_every_role(tmp_path: Path) -> None:
+    pds_port, plc_port, appview_port = _free_port(), _free_port(), _free_port()
     env = {
         **os.environ,
         "SONET_PORT": str(pds_port),
         "SONET_PLC_PORT": str(plc_port),
+        "SONET_APPVIEW_PORT": str(appview_port),
         "SONET_DATA_DIR": str(tmp_path / "data"),
     }
-    env.pop("SONET_PLC_URL", None)
-    env.pop("SONET_DATABASE_URL", None)
+    for key in ("SONET_PLC_URL", "SONET_APPVIEW_URL", "SONET_DATABASE_URL"):
+        env.pop(key, None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "sonet", "serve"],
         env=env,
@@ -34,21 +51,9 @@ def test_serve_starts_and_answers_health(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{pds_port}/xrpc/_health", timeout=2
-                ) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    out = proc.stdout.read().decode() if proc.stdout else ""
-                    raise AssertionError(f"server did not start:\n{out}") from None
-                time.sleep(0.2)
-        with urllib.request.urlopen(f"http://127.0.0.1:{plc_port}/_health", timeout=2) as r:
-            assert r.status == 200
+        _wait_healthy(f"http://127.0.0.1:{pds_port}/xrpc/_health", proc)
+        _wait_healthy(f"http://127.0.0.1:{plc_port}/_health", proc)
+        _wait_healthy(f"http://127.0.0.1:{appview_port}/xrpc/_health", proc)
         assert (tmp_path / "data" / "pds.sqlite").exists()
     finally:
         proc.terminate()
