@@ -209,4 +209,12 @@ MIGRATIONS = [
         "appview read paths: an actor's likes, newest first",
         sql=['CREATE INDEX IF NOT EXISTS like_creator_sort ON "like" (creator, sort_at)'],
     ),
+    Migration(
+        3,
+        "appview read paths: an author's feed items answered from the index alone",
+        sql=[
+            "CREATE INDEX IF NOT EXISTS feed_item_originator_cover "
+            "ON feed_item (originator_did, sort_at, uri, post_uri)"
+        ],
+    ),
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "dids_by_handle",
     "popular_actors",
     "profile_aggs",
+    "repo_rev",
     "search_actors_by_prefix",
     "suggested_actors",
 ]
@@ -126,6 +127,12 @@ def actor_by_handle(handle: str) -> Steps[str | None]:
     """The DID holding ``handle``, if any."""
     row = yield from fetch_one("SELECT did FROM actor WHERE handle = ?", handle.lower())
     return None if row is None else str(row[0])
+
+
+def repo_rev(did: str) -> Steps[str | None]:
+    """The last repo revision of ``did`` the index reached (None if unknown)."""
+    row = yield from fetch_one("SELECT repo_rev FROM actor WHERE did = ?", did)
+    return None if row is None or row[0] is None else str(row[0])
 
 
 def profile_aggs(dids: Iterable[str]) -> Steps[dict[str, ProfileAgg]]:

@@ -183,3 +183,20 @@ async def test_actor_likes_only_for_oneself(world: World) -> None:
     await world.fails(
         "app.bsky.feed.getActorLikes", None, 400, "InvalidRequest", params={"actor": bob.did}
     )
+
+
+async def test_viewer_repo_rev_header(world: World) -> None:
+    alice = await world.account("alice")
+    await world.post(alice, "hi")
+    async with world.db.read() as conn:
+        rev = (await conn.exec_driver_sql(f"SELECT repo_rev FROM actor WHERE did = '{alice.did}'")).scalar()
+    for nsid, params in (
+        ("app.bsky.feed.getTimeline", {}),
+        ("app.bsky.actor.getProfile", {"actor": alice.did}),
+        (AUTHOR_FEED, {"actor": alice.did}),
+    ):
+        headers = {"Authorization": f"Bearer {world.token(alice, nsid)}"}
+        resp = await world.client.get(f"/xrpc/{nsid}", params=params, headers=headers)
+        assert resp.status == 200 and resp.headers["Atproto-Repo-Rev"] == rev
+    resp = await world.client.get(f"/xrpc/{AUTHOR_FEED}", params={"actor": alice.did})
+    assert "Atproto-Repo-Rev" not in resp.headers

@@ -13,7 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from sonet.appview.api.auth import ViewerAuth
-from sonet.appview.api.common import hydrate, new_state, resolve_did, resolve_dids
+from sonet.appview.api.common import (
+    add_repo_rev,
+    hydrate,
+    new_state,
+    resolve_did,
+    resolve_dids,
+)
 from sonet.appview.api.context import AppviewContext
 from sonet.appview.api.search import search_actor_dids
 from sonet.appview.views.hydrator import hydrate_profiles, hydrate_profiles_detailed
@@ -59,6 +65,7 @@ class ActorApi:
         view = profile_detailed(st, did)
         if view is None:
             raise InvalidRequestError("Profile not found")
+        await add_repo_rev(self.ctx, hc, hc.auth)
         return view
 
     async def get_profiles(self, hc: HandlerContext[str | None]) -> Out:
@@ -67,6 +74,7 @@ class ActorApi:
         dids = list(dict.fromkeys(found[a] for a in actors if a in found))
         st = new_state(self.ctx, hc.auth)
         await hydrate(self.ctx, hydrate_profiles_detailed(st, dids))
+        await add_repo_rev(self.ctx, hc, hc.auth)
         return {"profiles": [v for d in dids if (v := profile_detailed(st, d)) is not None]}
 
     async def search_actors(self, hc: HandlerContext[str | None]) -> Out:

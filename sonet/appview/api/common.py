@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sonet.appview.api.context import AppviewContext
 from sonet.appview.views.state import HydrationState
-from sonet.storage.appview_read_actors import dids_by_handle
+from sonet.storage.appview_read_actors import dids_by_handle, repo_rev
 from sonet.storage.appview_read_sql import Keyset, Steps
 from sonet.syntax.datetime import format_datetime, parse_datetime
 from sonet.syntax.errors import InvalidSyntaxError
+from sonet.xrpc.context import HandlerContext
 from sonet.xrpc.errors import InvalidRequestError
 
 __all__ = [
+    "add_repo_rev",
     "clearly_bad_cursor",
     "fill_page",
     "hydrate",
@@ -65,6 +67,16 @@ def unpack_cursor(cursor: str | None) -> Keyset | None:
 def clearly_bad_cursor(cursor: str | None) -> bool:
     """A reference v1 cursor, answered with an empty page."""
     return cursor is not None and "::" in cursor
+
+
+async def add_repo_rev(ctx: AppviewContext, hc: HandlerContext[Any], viewer: str | None) -> None:
+    """Send the viewer's indexed repo revision (``Atproto-Repo-Rev``), as the reference does,
+    so the PDS can tell which of the viewer's own writes the response reflects."""
+    if viewer is None:
+        return
+    rev = await hydrate(ctx, repo_rev(viewer))
+    if rev:
+        hc.response_headers["Atproto-Repo-Rev"] = rev
 
 
 def new_state(ctx: AppviewContext, viewer: str | None) -> HydrationState:

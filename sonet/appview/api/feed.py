@@ -13,6 +13,7 @@ from typing import Any
 
 from sonet.appview.api.auth import ViewerAuth
 from sonet.appview.api.common import (
+    add_repo_rev,
     clearly_bad_cursor,
     fill_page,
     hydrate,
@@ -125,6 +126,7 @@ class FeedApi:
             return feed, pack_cursor(page.next)
 
         feed, next_cursor = await fill_page(fetch, cursor, limit)
+        await add_repo_rev(self.ctx, hc, viewer)
         return _with_cursor({"feed": feed}, next_cursor)
 
     async def get_author_feed(self, hc: HandlerContext[str | None]) -> Out:
@@ -174,6 +176,7 @@ class FeedApi:
             return feed, pack_cursor(page.next)
 
         feed, next_cursor = await fill_page(fetch, cursor, limit)
+        await add_repo_rev(self.ctx, hc, viewer)
         return _with_cursor({"feed": feed}, next_cursor)
 
     async def get_actor_likes(self, hc: HandlerContext[str | None]) -> Out:
@@ -194,6 +197,7 @@ class FeedApi:
             return feed, pack_cursor(page.next)
 
         feed, next_cursor = await fill_page(fetch, cursor, params["limit"])
+        await add_repo_rev(self.ctx, hc, viewer)
         return _with_cursor({"feed": feed}, next_cursor)
 
     async def get_post_thread(self, hc: HandlerContext[str | None]) -> Out:
@@ -212,6 +216,7 @@ class FeedApi:
         thread = thread_view(st, anchor, below, height, depth)
         if thread.get("notFound"):
             raise InvalidRequestError(f"Post not found: {anchor}", "NotFound")
+        await add_repo_rev(self.ctx, hc, hc.auth)
         out: Out = {"thread": thread}
         row = st.posts.get(anchor)
         gate = threadgate_view(st, (row.reply_root if row else None) or anchor)
