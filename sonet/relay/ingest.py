@@ -5,7 +5,7 @@ account is only trusted from the host its DID document names (re-resolved once b
 in case the account just migrated); a new account is recorded on first sight (``host-throttled``
 beyond the host's account limit); ``#commit`` and ``#sync`` must pass
 :mod:`sonet.relay.verifier`, come from an active account and carry a rev above the last accepted
-one; ``#identity`` refreshes the cached DID document and is passed on (its handle only when the
+one (a ``#sync`` may restate it); ``#identity`` refreshes the cached DID document and is passed on (its handle only when the
 document confirms it); ``#account`` updates the upstream status. Everything else is dropped,
 counted per host and reason, and logged.
 
@@ -170,9 +170,7 @@ class Ingestor:
             plan.account = await self._account_for(did, host)
             if isinstance(event, CommitEvent):
                 plan.ops = self._ops(event)
-            repo = plan.account.repo
-            if repo is not None and event.rev <= repo.rev:
-                raise RejectedEvent(DropReason.REV_OUT_OF_ORDER, f"rev {event.rev} <= {repo.rev}")
+            _check_rev(event, plan.account.repo)
             identity = await self._identity(did)
             if identity.key is None:
                 raise RejectedEvent(DropReason.IDENTITY_UNAVAILABLE, "no #atproto signing key")
@@ -237,8 +235,7 @@ class Ingestor:
                 DropReason.INACTIVE_ACCOUNT, f"account status is {account.effective_status}"
             )
         previous = account.repo
-        if previous is not None and event.rev <= previous.rev:
-            raise RejectedEvent(DropReason.REV_OUT_OF_ORDER, f"rev {event.rev} <= {previous.rev}")
+        _check_rev(event, previous)
         for warning in outcome.warnings:
             self.stats.warn(host.hostname, warning, account.did)
         assert outcome.data_cid is not None
@@ -309,3 +306,14 @@ class Ingestor:
         )
         self.outbox.emit(event.did, "#account", body)
         self.stats.accepted[(host.hostname, "#account")] += 1
+
+
+def _check_rev(event: CommitEvent | SyncEvent, previous: RepoHead | None) -> None:
+    """A commit's rev must be above the last accepted one; a ``#sync`` may restate it (a PDS
+    announces a new account's first commit with both)."""
+    if previous is None:
+        return
+    if event.rev < previous.rev or (isinstance(event, CommitEvent) and event.rev == previous.rev):
+        raise RejectedEvent(
+            DropReason.REV_OUT_OF_ORDER, f"rev {event.rev} is not after {previous.rev}"
+        )
