@@ -5,9 +5,9 @@ account is only trusted from the host its DID document names (re-resolved once b
 in case the account just migrated); a new account is recorded on first sight (``host-throttled``
 beyond the host's account limit); ``#commit`` and ``#sync`` must pass
 :mod:`sonet.relay.verifier`, come from an active account and carry a rev above the last accepted
-one (a ``#sync`` may restate it); ``#identity`` refreshes the cached DID document and is passed on (its handle only when the
-document confirms it); ``#account`` updates the upstream status. Everything else is dropped,
-counted per host and reason, and logged.
+one (a ``#sync`` may restate it); ``#identity`` refreshes the cached DID document and is passed
+on (its handle only when the document confirms it); ``#account`` updates the upstream status.
+Everything else is dropped, counted per host and reason, and logged.
 
 A batch from one host is handled in two passes so that verification runs in parallel: the first
 pass resolves accounts and submits the checks, the second applies results in the host's order.
