@@ -19,6 +19,7 @@ from sonet.appview.api.common import (
     new_state,
     resolve_did,
     resolve_dids,
+    with_cursor,
 )
 from sonet.appview.api.context import AppviewContext
 from sonet.appview.api.search import search_actor_dids
@@ -88,10 +89,7 @@ class ActorApi:
         actors = [
             v for d in dids if not viewer_block_exists(st, d) and (v := profile(st, d)) is not None
         ]
-        out: Out = {"actors": actors}
-        if cursor:
-            out["cursor"] = cursor
-        return out
+        return with_cursor({"actors": actors}, cursor)
 
     async def search_actors_typeahead(self, hc: HandlerContext[str | None]) -> Out:
         params = hc.params
@@ -141,10 +139,8 @@ class ActorApi:
         page = dids[offset : offset + limit]
         await hydrate(self.ctx, hydrate_profiles_detailed(st, page))
         actors = [with_known_followers(st, d, v) for d in page if (v := profile(st, d))]
-        out: Out = {"actors": actors}
-        if len(dids) > offset + limit:
-            out["cursor"] = str(offset + limit)
-        return out
+        more = len(dids) > offset + limit
+        return with_cursor({"actors": actors}, str(offset + limit) if more else None)
 
 
 def register(router: XrpcRouter, ctx: AppviewContext) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "resolve_dids",
     "resolve_uri",
     "unpack_cursor",
+    "with_cursor",
 ]
 
 T = TypeVar("T")
@@ -62,6 +63,13 @@ def unpack_cursor(cursor: str | None) -> Keyset | None:
     except OverflowError:
         raise InvalidRequestError("Malformed cursor") from None
     return Keyset(format_datetime(when), key)
+
+
+def with_cursor(out: dict[str, Any], cursor: str | None) -> dict[str, Any]:
+    """``out`` with its ``cursor`` set, when there is one."""
+    if cursor:
+        out["cursor"] = cursor
+    return out
 
 
 def clearly_bad_cursor(cursor: str | None) -> bool:

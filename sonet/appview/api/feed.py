@@ -22,6 +22,7 @@ from sonet.appview.api.common import (
     resolve_did,
     resolve_uri,
     unpack_cursor,
+    with_cursor,
 )
 from sonet.appview.api.context import AppviewContext
 from sonet.appview.api.feedgen import feed_endpoint, fetch_skeleton
@@ -57,9 +58,11 @@ __all__ = ["FeedApi", "register"]
 Out = dict[str, Any]
 
 
-def _with_cursor(out: Out, cursor: str | None) -> Out:
-    if cursor:
-        out["cursor"] = cursor
+def _subject_listing(params: dict[str, Any], key: str) -> Out:
+    """The empty answer of getLikes/getRepostedBy/getQuotes: the subject and its items."""
+    out: Out = {"uri": params["uri"], key: []}
+    if params.get("cid"):
+        out["cid"] = params["cid"]
     return out
 
 
@@ -127,7 +130,7 @@ class FeedApi:
 
         feed, next_cursor = await fill_page(fetch, cursor, limit)
         await add_repo_rev(self.ctx, hc, viewer)
-        return _with_cursor({"feed": feed}, next_cursor)
+        return with_cursor({"feed": feed}, next_cursor)
 
     async def get_author_feed(self, hc: HandlerContext[str | None]) -> Out:
         viewer, params = hc.auth, hc.params
@@ -177,7 +180,7 @@ class FeedApi:
 
         feed, next_cursor = await fill_page(fetch, cursor, limit)
         await add_repo_rev(self.ctx, hc, viewer)
-        return _with_cursor({"feed": feed}, next_cursor)
+        return with_cursor({"feed": feed}, next_cursor)
 
     async def get_actor_likes(self, hc: HandlerContext[str | None]) -> Out:
         viewer, params = hc.auth, hc.params
@@ -198,7 +201,7 @@ class FeedApi:
 
         feed, next_cursor = await fill_page(fetch, cursor, params["limit"])
         await add_repo_rev(self.ctx, hc, viewer)
-        return _with_cursor({"feed": feed}, next_cursor)
+        return with_cursor({"feed": feed}, next_cursor)
 
     async def get_post_thread(self, hc: HandlerContext[str | None]) -> Out:
         params = hc.params
@@ -238,9 +241,7 @@ class FeedApi:
     async def get_likes(self, hc: HandlerContext[str | None]) -> Out:
         params = hc.params
         uri, cursor = params["uri"], params.get("cursor")
-        out: Out = {"uri": uri, "likes": []}
-        if params.get("cid"):
-            out["cid"] = params["cid"]
+        out = _subject_listing(params, "likes")
         if clearly_bad_cursor(cursor):
             return out
         if cursor and cursor.startswith("did:"):
@@ -274,14 +275,12 @@ class FeedApi:
             return likes, pack_cursor(page.next)
 
         out["likes"], next_cursor = await fill_page(fetch, cursor, params["limit"])
-        return _with_cursor(out, next_cursor)
+        return with_cursor(out, next_cursor)
 
     async def get_reposted_by(self, hc: HandlerContext[str | None]) -> Out:
         params = hc.params
         uri, cursor = params["uri"], params.get("cursor")
-        out: Out = {"uri": uri, "repostedBy": []}
-        if params.get("cid"):
-            out["cid"] = params["cid"]
+        out = _subject_listing(params, "repostedBy")
         if clearly_bad_cursor(cursor):
             return out
 
@@ -301,14 +300,12 @@ class FeedApi:
             return views, pack_cursor(page.next)
 
         out["repostedBy"], next_cursor = await fill_page(fetch, cursor, params["limit"])
-        return _with_cursor(out, next_cursor)
+        return with_cursor(out, next_cursor)
 
     async def get_quotes(self, hc: HandlerContext[str | None]) -> Out:
         params = hc.params
         uri, cursor = params["uri"], params.get("cursor")
-        out: Out = {"uri": uri, "posts": []}
-        if params.get("cid"):
-            out["cid"] = params["cid"]
+        out = _subject_listing(params, "posts")
         if clearly_bad_cursor(cursor):
             return out
 
@@ -326,7 +323,7 @@ class FeedApi:
             return views, pack_cursor(page.next)
 
         out["posts"], next_cursor = await fill_page(fetch, cursor, params["limit"])
-        return _with_cursor(out, next_cursor)
+        return with_cursor(out, next_cursor)
 
     async def search_posts(self, hc: HandlerContext[str | None]) -> Out:
         viewer = hc.auth
@@ -340,7 +337,7 @@ class FeedApi:
             and (v := post_view(st, u)) is not None
         ]
         out: Out = {"posts": posts, "hitsTotal": page.hits_total}
-        return _with_cursor(out, page.cursor)
+        return with_cursor(out, page.cursor)
 
     async def _generators(self, viewer: str | None, uris: list[str]) -> HydrationState:
         st = new_state(self.ctx, viewer)
@@ -377,7 +374,7 @@ class FeedApi:
         )
         st = await self._generators(hc.auth, page.items)
         feeds = [v for u in page.items if (v := generator_view(st, u)) is not None]
-        return _with_cursor({"feeds": feeds}, pack_cursor(page.next))
+        return with_cursor({"feeds": feeds}, pack_cursor(page.next))
 
     async def get_feed(self, hc: HandlerContext[tuple[str | None, str | None]]) -> Out:
         viewer, token = hc.auth
@@ -396,7 +393,7 @@ class FeedApi:
         if skeleton.req_id is not None:
             for view in page:
                 view["reqId"] = skeleton.req_id
-        return _with_cursor({"feed": page}, skeleton.cursor)
+        return with_cursor({"feed": page}, skeleton.cursor)
 
 
 def register(router: XrpcRouter, ctx: AppviewContext) -> None:

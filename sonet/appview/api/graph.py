@@ -23,6 +23,7 @@ from sonet.appview.api.common import (
     resolve_did,
     resolve_dids,
     unpack_cursor,
+    with_cursor,
 )
 from sonet.appview.api.context import AppviewContext
 from sonet.appview.ingest.times import now_iso
@@ -45,12 +46,6 @@ MODLIST: Final = "app.bsky.graph.defs#modlist"
 CURATELIST: Final = "app.bsky.graph.defs#curatelist"
 _PURPOSES: Final = {"modlist": MODLIST, "curatelist": CURATELIST}
 _GRAPH = "app.bsky.graph.defs"
-
-
-def _with_cursor(out: Out, cursor: str | None) -> Out:
-    if cursor:
-        out["cursor"] = cursor
-    return out
 
 
 class GraphApi:
@@ -100,7 +95,7 @@ class GraphApi:
             return views, pack_cursor(page.next)
 
         items, next_cursor = await fill_page(fetch, cursor, params["limit"])
-        return _with_cursor({"subject": subject, key: items}, next_cursor)
+        return with_cursor({"subject": subject, key: items}, next_cursor)
 
     async def get_followers(self, hc: HandlerContext[str | None]) -> Out:
         return await self._edges(hc, "followers", graph_sql.followers_page, lambda e: e.creator)
@@ -123,7 +118,7 @@ class GraphApi:
             return [v for d in dids if (v := profile(st, d)) is not None], pack_cursor(page.next)
 
         items, next_cursor = await fill_page(fetch, cursor, params["limit"])
-        return _with_cursor({key: items}, next_cursor)
+        return with_cursor({key: items}, next_cursor)
 
     async def get_blocks(self, hc: HandlerContext[str]) -> Out:
         return await self._own_listing(hc, "blocks", graph_sql.blocks_page, lambda e: e.subject)
@@ -191,7 +186,7 @@ class GraphApi:
             return items, pack_cursor(page.next)
 
         items, next_cursor = await fill_page(fetch, cursor, params["limit"])
-        return _with_cursor({"list": view, "items": items}, next_cursor)
+        return with_cursor({"list": view, "items": items}, next_cursor)
 
     async def get_lists(self, hc: HandlerContext[str | None]) -> Out:
         params = hc.params
@@ -217,7 +212,7 @@ class GraphApi:
             return views, pack_cursor(page.next)
 
         lists, next_cursor = await fill_page(fetch, cursor, params["limit"])
-        return _with_cursor({"lists": lists}, next_cursor)
+        return with_cursor({"lists": lists}, next_cursor)
 
     async def get_relationships(self, hc: HandlerContext[None]) -> Out:
         params = hc.params

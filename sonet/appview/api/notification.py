@@ -19,6 +19,7 @@ from sonet.appview.api.common import (
     new_state,
     pack_cursor,
     unpack_cursor,
+    with_cursor,
 )
 from sonet.appview.api.context import AppviewContext
 from sonet.appview.ingest.notify import uri_did
@@ -96,8 +97,7 @@ class NotificationApi:
             return views, pack_cursor(page.next)
 
         out["notifications"], next_cursor = await fill_page(fetch, cursor, params["limit"])
-        if next_cursor:
-            out["cursor"] = next_cursor
+        with_cursor(out, next_cursor)
         if (shown := seen_at()) is not None:
             out["seenAt"] = shown
         return out
