@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 from sonet.identity.did_resolver import DidResolver
 from sonet.identity.handle_resolver import HandleResolver
@@ -25,6 +26,9 @@ from sonet.pds.sequencer import Sequencer
 from sonet.pds.well_known import add_well_known_routes
 from sonet.storage.database import Database
 from sonet.xrpc.auth import AuthVerifiers
+from sonet.xrpc.ratelimit import RateLimitBackend
+from sonet.xrpc.ratelimit_memory import MemoryRateLimitBackend
+from sonet.xrpc.ratelimit_redis import RedisRateLimitBackend
 from sonet.xrpc.router import XrpcRouter
 from sonet.xrpc.tokens import SessionTokens
 
@@ -94,11 +98,25 @@ def _areas(names: Sequence[str] | None) -> list[ModuleType]:
     return [importlib.import_module(name) for name in (AREAS if names is None else names)]
 
 
+def _rate_limit_backend(ctx: PdsContext) -> RateLimitBackend:
+    """Rate-limit counters in Redis when ``SONET_REDIS_URL`` is set (shared by every PDS
+    process), else in this process's memory."""
+    if not ctx.config.redis_url:
+        return MemoryRateLimitBackend()
+    client = Redis.from_url(ctx.config.redis_url)
+    ctx.services["redis"] = client
+    return RedisRateLimitBackend(client, prefix="sonet:pds:")
+
+
 def build_pds_app(ctx: PdsContext, *, validate_output: bool = False) -> web.Application:
     """The aiohttp application serving ``ctx``'s areas under ``/xrpc``."""
     app = web.Application(client_max_size=ctx.config.blob_upload_limit + 1024)
     app[CTX_KEY] = ctx
-    router = XrpcRouter(ctx.lexicons, validate_output=validate_output)
+    router = XrpcRouter(
+        ctx.lexicons,
+        validate_output=validate_output,
+        rate_limit_backend=_rate_limit_backend(ctx),
+    )
     for module in _areas(ctx.services["areas"]):
         module.register(router, ctx)
     router.install(app)
@@ -109,6 +127,9 @@ def build_pds_app(ctx: PdsContext, *, validate_output: bool = False) -> web.Appl
             close = getattr(module, "close", None)
             if close is not None:
                 await close(ctx)
+        redis = ctx.services.get("redis")
+        if redis is not None:
+            await redis.aclose()
         await ctx.http.close()
         await ctx.db.close()
 
