@@ -189,7 +189,9 @@ async def test_viewer_repo_rev_header(world: World) -> None:
     alice = await world.account("alice")
     await world.post(alice, "hi")
     async with world.db.read() as conn:
-        rev = (await conn.exec_driver_sql(f"SELECT repo_rev FROM actor WHERE did = '{alice.did}'")).scalar()
+        rev = (
+            await conn.exec_driver_sql(f"SELECT repo_rev FROM actor WHERE did = '{alice.did}'")
+        ).scalar()
     for nsid, params in (
         ("app.bsky.feed.getTimeline", {}),
         ("app.bsky.actor.getProfile", {"actor": alice.did}),
