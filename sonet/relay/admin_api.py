@@ -14,7 +14,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from sonet.relay.relay import Relay, RelayError
+from sonet.relay.errors import RelayError
+from sonet.relay.relay import Relay
 from sonet.syntax.did import is_valid_did
 from sonet.xrpc.auth import basic_credentials
 
@@ -58,7 +59,7 @@ def add_admin_routes(app: web.Application, relay: Relay, password: str | None) -
         return guarded
 
     async def list_hosts(_request: web.Request) -> web.StreamResponse:
-        hosts = await relay.list_hosts(0, 10_000, ever_active=False)
+        hosts = await relay.hosts.page(0, 10_000, ever_active=False)
         out = []
         for host in hosts:
             subscription = relay.slurper.subscriptions.get(host.hostname)
@@ -90,15 +91,15 @@ def add_admin_routes(app: web.Application, relay: Relay, password: str | None) -
         hostname = body.get("hostname")
         if not isinstance(hostname, str):
             return _error(400, "hostname is required")
-        await relay.request_crawl(hostname, admin=True)
+        await relay.hosts.request_crawl(hostname, admin=True)
         return web.json_response(_OK)
 
     async def block_host(request: web.Request) -> web.StreamResponse:
-        await relay.block_host(request.query.get("host", "").strip())
+        await relay.hosts.block(request.query.get("host", "").strip())
         return web.json_response(_OK)
 
     async def unblock_host(request: web.Request) -> web.StreamResponse:
-        await relay.unblock_host(request.query.get("host", "").strip())
+        await relay.hosts.unblock(request.query.get("host", "").strip())
         return web.json_response(_OK)
 
     async def change_limits(request: web.Request) -> web.StreamResponse:
@@ -106,7 +107,7 @@ def add_admin_routes(app: web.Application, relay: Relay, password: str | None) -
         host, limit = body.get("host"), body.get("repo_limit")
         if not isinstance(host, str) or not isinstance(limit, int) or isinstance(limit, bool):
             return _error(400, "host and repo_limit are required")
-        await relay.change_account_limit(host, limit)
+        await relay.hosts.change_account_limit(host, limit)
         return web.json_response(_OK)
 
     async def upstream_conns(_request: web.Request) -> web.StreamResponse:
@@ -114,44 +115,44 @@ def add_admin_routes(app: web.Application, relay: Relay, password: str | None) -
 
     async def kill_upstream(request: web.Request) -> web.StreamResponse:
         ban = request.query.get("block", "").lower() == "true"
-        await relay.kill_connection(request.query.get("host", "").strip(), ban=ban)
+        await relay.hosts.kill_connection(request.query.get("host", "").strip(), ban=ban)
         return web.json_response(_OK)
 
     async def get_enabled(_request: web.Request) -> web.StreamResponse:
-        return web.json_response({"enabled": relay.request_crawl_enabled})
+        return web.json_response({"enabled": relay.hosts.request_crawl_enabled})
 
     async def set_enabled(request: web.Request) -> web.StreamResponse:
         value = request.query.get("enabled", "").lower()
         if value not in ("true", "false", "1", "0"):
             return _error(400, "enabled must be true or false")
-        relay.request_crawl_enabled = value in ("true", "1")
+        relay.hosts.request_crawl_enabled = value in ("true", "1")
         return web.json_response(_OK)
 
     async def get_per_day(_request: web.Request) -> web.StreamResponse:
-        return web.json_response({"limit": relay.new_hosts.limit})
+        return web.json_response({"limit": relay.hosts.new_hosts.limit})
 
     async def set_per_day(request: web.Request) -> web.StreamResponse:
         raw = request.query.get("limit", "")
         if not raw.isdigit():
             return _error(400, "limit must be a non-negative integer")
-        relay.new_hosts.limit = int(raw)
+        relay.hosts.new_hosts.limit = int(raw)
         return web.json_response(_OK)
 
     async def list_domain_bans(_request: web.Request) -> web.StreamResponse:
-        return web.json_response({"banned_domains": await relay.banned_domains()})
+        return web.json_response({"banned_domains": await relay.hosts.banned_domains()})
 
     async def ban_domain(request: web.Request) -> web.StreamResponse:
         domain = (await _json_body(request)).get("Domain")
         if not isinstance(domain, str) or not domain.strip():
             return _error(400, "Domain is required")
-        await relay.ban_domain(domain)
+        await relay.hosts.ban_domain(domain)
         return web.json_response(_OK)
 
     async def unban_domain(request: web.Request) -> web.StreamResponse:
         domain = (await _json_body(request)).get("Domain")
         if not isinstance(domain, str) or not domain.strip():
             return _error(400, "Domain is required")
-        await relay.unban_domain(domain)
+        await relay.hosts.unban_domain(domain)
         return web.json_response(_OK)
 
     async def takedowns(request: web.Request) -> web.StreamResponse:

@@ -15,8 +15,9 @@ from yarl import URL
 
 from sonet.lexicons import LexiconValidationError, parse_params
 from sonet.relay.accounts import Account, account_from_row
+from sonet.relay.errors import RelayError
 from sonet.relay.identities import IdentityUnavailableError
-from sonet.relay.relay import Relay, RelayError
+from sonet.relay.relay import Relay
 from sonet.relay.status import AccountStatus
 from sonet.storage.relay_host_store import HostRow
 from sonet.xrpc import HandlerContext, InvalidRequestError, XRPCError, XrpcRouter
@@ -69,20 +70,20 @@ def register(router: XrpcRouter, relay: Relay) -> None:
     async def request_crawl(ctx: HandlerContext[Any]) -> None:
         assert ctx.input is not None
         try:
-            await relay.request_crawl(ctx.input.body["hostname"])
+            await relay.hosts.request_crawl(ctx.input.body["hostname"])
         except RelayError as exc:
             raise _xrpc_error(exc) from None
 
     async def list_hosts(ctx: HandlerContext[Any]) -> Mapping[str, Any]:
         limit = ctx.params["limit"]
-        hosts = await relay.list_hosts(_int_cursor(ctx.params.get("cursor")), limit)
+        hosts = await relay.hosts.page(_int_cursor(ctx.params.get("cursor")), limit)
         out: dict[str, Any] = {"hosts": [_host_view(relay, h) for h in hosts]}
         if len(hosts) >= limit:
             out["cursor"] = str(hosts[-1].id)
         return out
 
     async def get_host_status(ctx: HandlerContext[Any]) -> Mapping[str, Any]:
-        host = await relay.get_host(ctx.params["hostname"])
+        host = await relay.hosts.get(ctx.params["hostname"])
         if host is None:
             raise XRPCError(404, "HostNotFound", "host not found")
         return _host_view(relay, host)

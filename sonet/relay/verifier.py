@@ -164,7 +164,9 @@ def _check_commit_object(commit: Commit, did: str, rev: str, job: VerifyJob) -> 
         raise VerificationError(DropReason.BAD_COMMIT, "commit rev does not match the message")
     check_future_rev(commit.rev, job.future_tolerance_us)
     if not verify_commit(commit, _public_key(job.key)):
-        raise VerificationError(DropReason.BAD_SIGNATURE, "signature does not verify")
+        raise VerificationError(
+            DropReason.BAD_SIGNATURE, f"signature does not verify with {job.key}"
+        )
 
 
 def _strict_checks(

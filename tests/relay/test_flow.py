@@ -68,7 +68,7 @@ async def test_future_cursor_makes_the_host_idle(
     await pds.disconnect_all()
     await eventually(lambda: not running.relay.slurper.is_subscribed(pds.hostname))
     assert pds.connects == [None, 3]
-    host = await running.relay.get_host(pds.hostname)
+    host = await running.relay.hosts.get(pds.hostname)
     assert host is not None and host.status == "idle"
 
 
@@ -78,12 +78,12 @@ async def test_unreachable_host_goes_offline(
     running = await relay_factory(max_dial_failures=2, reconnect_max_delay=0.2)
     await running.crawl(pds.hostname)
     await pds.wait_connected()
-    await running.relay.block_host(pds.hostname)  # stop following it...
-    await running.relay.unblock_host(pds.hostname)
-    host = await running.relay.get_host(pds.hostname)
+    await running.relay.hosts.block(pds.hostname)  # stop following it...
+    await running.relay.hosts.unblock(pds.hostname)
+    host = await running.relay.hosts.get(pds.hostname)
     assert host is not None
     dead = replace(host, hostname="localhost:1")  # ...and point a subscription at a closed port
     running.relay.slurper.subscribe(dead)
     await eventually(lambda: not running.relay.slurper.is_subscribed(dead.hostname), timeout=15)
-    host = await running.relay.get_host(pds.hostname)
+    host = await running.relay.hosts.get(pds.hostname)
     assert host is not None and host.status == "offline"

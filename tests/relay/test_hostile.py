@@ -100,6 +100,7 @@ async def test_old_key_after_rotation(
     running = await start(relay_factory, pds)
     async with consume(running.url) as consumer:
         await good_commit(pds, alice)
+        await consumer.wait_for(1)  # resolved (and verified) before the key changes
         old_key, new_key = alice.key, generate_keypair("k256")
         await accounts.update(alice.did, signing_key=new_key)
         await pds.emit(lambda seq: identity_frame(seq, alice.did, "alice.test"))
@@ -167,7 +168,7 @@ async def test_account_migration_is_followed(
         await consumer.wait_for(3)
     assert consumer.types() == ["#commit", "#identity", "#commit"]
     assert running.dropped(pds.hostname) == {"account-host-mismatch": 1}
-    host2 = await running.relay.get_host(pds2.hostname)
+    host2 = await running.relay.hosts.get(pds2.hostname)
     assert host2 is not None and host2.account_count == 1
 
 
