@@ -173,6 +173,7 @@ class Host:
         self.go = asyncio.Event()
         self.sent = 0
         self.max_behind = 0.0
+        self.sent_at: dict[int, float] = {}
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -201,6 +202,7 @@ class Host:
                     await asyncio.sleep(delay)
                 else:
                     self.max_behind = max(self.max_behind, -delay)
+                self.sent_at[slot] = time.time()
             await ws.send_bytes(frame)
             self.sent += 1
             if self.sent % 64 == 0:
@@ -256,6 +258,10 @@ def serve_hosts(directory: Path, ports: list[int], plc_port: int, conn: Connecti
                 "max_behind_ms": max(h.max_behind for h in hosts) * 1e3,
             }
         )
+        sent_at: dict[int, float] = {}
+        for host in hosts:
+            sent_at.update(host.sent_at)
+        conn.send(sent_at)
         for runner in runners:
             await runner.cleanup()
 
@@ -319,13 +325,13 @@ class Subscriber(asyncio.Protocol):
     """A raw WebSocket client. With ``decode`` it parses every frame (answering pings), decodes
     every message and checks seq continuity and latency; without, it only counts bytes and
     keeps the connection alive with unsolicited pongs (RFC 6455 section 5.5.3), which costs
-    almost nothing, so 49 of them stand for consumers without loading the machine."""
+    almost nothing, so 49 of them stand for consumers without loading the machine. All send
+    unsolicited pongs, so the relay never pings any of them and all receive the same bytes."""
 
-    def __init__(self, decode: bool, t0_us: int, first_round: int, clock: dict[str, float]) -> None:
+    def __init__(self, decode: bool, t0_us: int, first_round: int) -> None:
         self.decode = decode
         self.t0_us = t0_us
         self.first_round = first_round
-        self.clock = clock
         self.transport: asyncio.Transport | None = None
         self.upgraded = False
         self.buffer = bytearray()
@@ -333,7 +339,7 @@ class Subscriber(asyncio.Protocol):
         self.messages = 0
         self.last_seq = 0
         self.gaps = 0
-        self.received: list[tuple[float, float]] = []  # (received, latency) after warm-up
+        self.received: list[tuple[float, int]] = []  # (received, slot) after warm-up
         self.ready = asyncio.Event()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -408,12 +414,9 @@ class Subscriber(asyncio.Protocol):
         self.last_seq = body.get("seq", self.last_seq)
         if "rev" not in body:
             return
-        now = time.time()
         slot = (parse_tid(body["rev"])[0] - self.t0_us) // GEN_SPACING_US
         if slot >= self.first_round:
-            rate = self.clock["rate"]
-            due = self.clock["start_at"] + (slot - self.first_round) / rate if rate else now
-            self.received.append((now, now - due))
+            self.received.append((time.time(), slot))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -428,8 +431,7 @@ def run_subscribers(port: int, t0_us: int, first_round: int, conn: Connection) -
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        clock = {"start_at": 0.0, "rate": 0.0}
-        subscribers = [Subscriber(i == 0, t0_us, first_round, clock) for i in range(SUBSCRIBERS)]
+        subscribers = [Subscriber(i == 0, t0_us, first_round) for i in range(SUBSCRIBERS)]
         for subscriber in subscribers:
             await loop.create_connection(partial(_same, subscriber), "127.0.0.1", port)
             await subscriber.ready.wait()
@@ -437,13 +439,12 @@ def run_subscribers(port: int, t0_us: int, first_round: int, conn: Connection) -
         gc.freeze()
         gc.set_threshold(100_000, 50, 1_000)  # the latency list grows: no full passes over it
         conn.send("ready")
-        start_at, rate, expected, deadline = await loop.run_in_executor(None, conn.recv)
-        clock["start_at"], clock["rate"] = start_at, rate or 0.0
+        expected, deadline = await loop.run_in_executor(None, conn.recv)
         measuring = subscribers[0]
         last_pong = time.monotonic()
         while measuring.messages < expected and time.time() < deadline:
-            if time.monotonic() - last_pong > 10:  # heartbeats of the byte-counting subscribers
-                for subscriber in subscribers[1:]:
+            if time.monotonic() - last_pong > 10:  # heartbeats: the relay never needs to ping
+                for subscriber in subscribers:
                     subscriber.pong()
                 last_pong = time.monotonic()
             if any(getattr(s, "closed", False) for s in subscribers):
@@ -597,7 +598,7 @@ def run_once(
     assert hosts.pid is not None and subscribers.pid is not None
     others_before = {"hosts": cpu_seconds(hosts.pid), "subscribers": cpu_seconds(subscribers.pid)}
     hosts_end.send((start_at, rate))
-    subs_end.send((start_at, rate, expected, deadline))
+    subs_end.send((expected, deadline))
     rss: list[tuple[float, float]] = []
     while not subs_end.poll(sample_every):
         rss.append((time.time() - start_at, process_tree_rss(relay.pid)))
@@ -619,6 +620,7 @@ def run_once(
     relay_stats = relay_end.recv()
     hosts_end.send("stop")
     host_stats = hosts_end.recv()
+    sent_at: dict[int, float] = hosts_end.recv()
     for process in (subscribers, relay, hosts):
         process.join(30)
     received = consumed["received"]
@@ -631,8 +633,16 @@ def run_once(
     else:
         span = received[-1][0] - start_at if received else 0.0
         throughput = len(received) / span if span > 0 else 0.0
-    latencies = sorted(latency for _, latency in received)
+    # PDS-to-subscriber latency: from the moment the host sent the frame (scheduled runs)
+    latencies = sorted(at - sent_at[slot] for at, slot in received if slot in sent_at)
     qs = statistics.quantiles(latencies, n=100) if len(latencies) > 2 else [0.0] * 99
+    if rate:
+        lags = sorted(
+            sent_at[slot] - (start_at + (slot - plan.accounts) / rate)
+            for _, slot in received
+            if slot in sent_at
+        )
+        host_stats["send_lag_p99_ms"] = statistics.quantiles(lags, n=100)[98] * 1e3
     byte_counts = consumed["bytes"]
     complete = (
         consumed["messages"] == expected and consumed["gaps"] == 0 and len(set(byte_counts)) == 1
