@@ -125,8 +125,7 @@ MIGRATIONS = [
         2,
         "appview read paths: most-followed actors (suggestions, timeline pull set)",
         sql=[
-            "CREATE INDEX IF NOT EXISTS profile_agg_followers "
-            "ON profile_agg (followers_count, did)"
+            "CREATE INDEX IF NOT EXISTS profile_agg_followers ON profile_agg (followers_count, did)"
         ],
     ),
     Migration(
