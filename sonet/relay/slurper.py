@@ -158,10 +158,22 @@ class HostSubscription:
                 if item is not None:
                     await self.limiter.acquire()
                     await queue.put(item)
-        finally:
-            await queue.put(None)
+        except asyncio.CancelledError:
+            worker.cancel()  # stopping: what is still queued will be replayed from the cursor
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
+            raise
+        except BaseException:
+            await self._finish(queue, worker)
+            raise
+        await self._finish(queue, worker)
+
+    @staticmethod
+    async def _finish(queue: asyncio.Queue[_Item | None], worker: asyncio.Task[None]) -> None:
+        """Disconnected: handle what was received before reconnecting after it."""
+        if not worker.done():
+            await queue.put(None)
+        await worker
 
     def _parse(self, data: bytes, connection: _Connection) -> _Item | None:
         try:
