@@ -28,6 +28,7 @@ __all__ = ["VerifyPool"]
 log = logging.getLogger(__name__)
 
 MAX_BATCH: Final = 256
+RESPAWN_MAX_DELAY: Final = 30.0
 MAX_BATCH_BYTES: Final = 4 * 1024 * 1024
 INFLIGHT_PER_WORKER: Final = 2
 _LENGTH: Final = struct.Struct("<I")
@@ -83,6 +84,7 @@ class VerifyPool:
         self._pending: _Batch = []
         self._scheduled = False
         self._closing = False
+        self._deaths = 0
         self.batches = 0
         self.jobs = 0
 
@@ -115,10 +117,10 @@ class VerifyPool:
 
     def _dispatch(self) -> None:
         self._scheduled = False
-        if not self._workers:
+        if self.workers == 0:
             self._run_inline()
             return
-        while self._pending:
+        while self._pending and self._workers:  # none while a dead worker is being replaced
             worker = min(self._workers, key=lambda w: len(w.sent))
             if len(worker.sent) >= INFLIGHT_PER_WORKER:
                 return
@@ -157,6 +159,7 @@ class VerifyPool:
                 header = await worker.reader.readexactly(_LENGTH.size)
                 data = await worker.reader.readexactly(_LENGTH.unpack(header)[0])
                 self._settle(worker.sent.popleft(), pickle.loads(data))
+                self._deaths = 0
                 if self._pending and not self._scheduled:
                     self._scheduled = True
                     asyncio.get_running_loop().call_soon(self._dispatch)
@@ -173,6 +176,11 @@ class VerifyPool:
         self._workers.remove(worker)
         worker.writer.close()
         worker.process.kill()
+        # a worker that cannot even start must not be respawned in a tight loop
+        self._deaths += 1
+        await asyncio.sleep(min(RESPAWN_MAX_DELAY, 0.1 * 2.0 ** (self._deaths - 1)))
+        if self._closing:
+            return
         self._workers.append(await self._spawn())
         self._dispatch()
 

@@ -22,7 +22,7 @@ import itertools
 import logging
 import struct
 import time
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 HIGH_WATER: Final = 1 << 20
 """Bytes buffered for one consumer before its task waits for the socket to drain."""
 MAX_CHUNK: Final = 512 * 1024
+BLOCK: Final = 64
+"""Frames of the window are joined for sending in aligned blocks of this many events, so that
+consumers catching up from different positions share the joined buffers."""
+BLOCK_CACHE_BYTES: Final = 32 * 1024 * 1024
 REPLAY_PAGE: Final = 500
 DRAIN_POLL: Final = 0.005
 HEARTBEAT_SECONDS: Final = 30.0
@@ -108,11 +112,14 @@ class Broadcaster:
         self.source = source
         self.max_lag = max_lag
         self.high_water = high_water
-        self._frames: deque[bytes] = deque()
+        self._capacity = max(1, max_lag)
+        self._ring: list[bytes] = [b""] * self._capacity
         self._first = 1
         self._latest = 0
         self._waiting: list[_Waiting] = []
         self._chunk: tuple[int, int, bytes] = (0, 0, b"")
+        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._blocks_bytes = 0
         self._ids = itertools.count(1)
         self.consumers: dict[int, ConsumerInfo] = {}
         self.dropped_slow = 0
@@ -124,63 +131,95 @@ class Broadcaster:
 
     def start_at(self, latest: int) -> None:
         """Begin an empty window after ``latest`` (the log's newest event at start-up)."""
-        self._frames.clear()
         self._latest = latest
         self._first = latest + 1
+        self._forget_blocks()
 
     def publish(self, events: Sequence[SequencedEvent]) -> None:
         """Add committed events (in order) and send them to the caught-up consumers."""
         start = self._latest + 1
+        ring, capacity = self._ring, self._capacity
         for event in events:
             if event.seq <= self._latest:
                 continue
             if event.seq != self._latest + 1:
                 # a gap (a feed that missed events): consumers behind it replay from the log
-                self._frames.clear()
                 self._first = event.seq
-            self._frames.append(ws_binary_frame(event.frame))
+                self._forget_blocks()
+            ring[event.seq % capacity] = ws_binary_frame(event.frame)
             self._latest = event.seq
-        excess = len(self._frames) - self.max_lag
-        for _ in range(max(0, excess)):
-            self._frames.popleft()
-        self._first = self._latest - len(self._frames) + 1
+        self._first = max(self._first, self._latest - capacity + 1)
         if self._waiting and self._latest >= start:
             self._serve_waiting()
+
+    def _forget_blocks(self) -> None:
+        self._blocks.clear()
+        self._blocks_bytes = 0
+        self._chunk = (0, 0, b"")
 
     def _serve_waiting(self) -> None:
         """Write what was just published to every parked consumer that can take it now."""
         waiting, self._waiting = self._waiting, []
         for consumer in waiting:
             transport = consumer.transport
-            if consumer.pos < self._first or consumer.pos > self._latest or transport.is_closing():
+            if consumer.pos < self._first or transport.is_closing():
                 consumer.wake.set_result(None)
                 continue
-            data, end = self._chunk_from(consumer.pos)
-            transport.write(data)
-            consumer.info.events_sent += end - consumer.pos + 1
-            consumer.pos = end + 1
-            if end < self._latest or transport.get_write_buffer_size() > self.high_water:
-                consumer.wake.set_result(None)  # its task drains and catches up
+            while (
+                consumer.pos <= self._latest
+                and transport.get_write_buffer_size() <= self.high_water
+            ):
+                data, end = self._chunk_from(consumer.pos)
+                transport.write(data)
+                consumer.info.events_sent += end - consumer.pos + 1
+                consumer.pos = end + 1
+            if consumer.pos <= self._latest:
+                consumer.wake.set_result(None)  # its socket is full: its task drains it
             else:
                 self._waiting.append(consumer)
 
     def _chunk_from(self, pos: int) -> tuple[bytes, int]:
-        """Frames from ``pos`` on, joined (up to :data:`MAX_CHUNK` bytes), and the last seq."""
-        start, end, data = self._chunk
-        if start == pos and end == self._latest and data:
-            return data, end
+        """Frames from ``pos`` on, joined, and the last seq they reach: the rest of ``pos``'s
+        block (whole blocks are kept and shared by every consumer that needs them), or the live
+        tail (shared by the consumers that are caught up); at most about :data:`MAX_CHUNK`
+        bytes."""
+        block = pos // BLOCK
+        block_end = block * BLOCK + BLOCK - 1
+        whole = pos == block * BLOCK and self._latest >= block_end
+        if whole:
+            cached = self._blocks.get(block)
+            if cached is not None:
+                self._blocks.move_to_end(block)
+                return cached, block_end
+        end = min(self._latest, block_end)
+        start, cached_end, cached_data = self._chunk
+        if start == pos and cached_end == end and cached_data:
+            return cached_data, end
+        data, end = self._join(pos, end)
+        if whole and end == block_end:
+            self._blocks[block] = data
+            self._blocks_bytes += len(data)
+            while self._blocks_bytes > BLOCK_CACHE_BYTES and self._blocks:
+                _, evicted = self._blocks.popitem(last=False)
+                self._blocks_bytes -= len(evicted)
+        else:
+            self._chunk = (pos, end, data)
+        return data, end
+
+    def _join(self, start: int, end: int) -> tuple[bytes, int]:
+        """Frames ``start`` to ``end`` joined, stopping early past :data:`MAX_CHUNK` bytes."""
+        ring, capacity = self._ring, self._capacity
         parts: list[bytes] = []
         size = 0
-        seq = pos - 1
-        for frame in itertools.islice(self._frames, pos - self._first, None):
+        seq = start
+        while seq <= end:
+            frame = ring[seq % capacity]
             parts.append(frame)
             size += len(frame)
-            seq += 1
             if size >= MAX_CHUNK:
                 break
-        joined = b"".join(parts)
-        self._chunk = (pos, seq, joined)
-        return joined, seq
+            seq += 1
+        return b"".join(parts), min(seq, end)
 
     # -- serving -------------------------------------------------------------------------------
 
