@@ -59,7 +59,7 @@ from sonet.syntax.tid import parse_tid, tid_from
 from tests.identity.fixtures import plc_style_doc
 from tests.relay.synthetic import SyntheticAccount, random_plc_did
 
-SUBSCRIBERS = 50
+SUBSCRIBERS = int(os.environ.get("SONET_BENCH_SUBSCRIBERS", "50"))
 GEN_SPACING_US = 100
 """Rev timestamps are this far apart per slot (slot = (timestamp - t0) / spacing)."""
 _RECORD = struct.Struct("<QI")
