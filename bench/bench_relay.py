@@ -663,6 +663,7 @@ def run_once(
             "hosts": host_stats,
             "bytes": sorted(set(byte_counts)),
             "cpu_s": {k: round(v, 1) for k, v in others.items()},
+            "loadavg_1m": round(os.getloadavg()[0], 2),
         },
     )
 
