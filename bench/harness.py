@@ -32,15 +32,18 @@ def measure(name: str, fn: Callable[[], object], *, seconds: float = 1.0, batch:
     """Call ``fn`` repeatedly for about ``seconds``; print and return ops/s (``batch`` ops/call)."""
     fn()  # warm up
     samples: list[float] = []
+    cpu_start = time.process_time()
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline or len(samples) < 5:
         start = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - start)
+    cpu = time.process_time() - cpu_start
     rate = batch * len(samples) / sum(samples)
     p50, p99 = percentiles(samples)
     print(
         f"{name}: {rate:,.0f} ops/s  p50 {p50 * 1e6 / batch:,.1f} us  p99 {p99 * 1e6 / batch:,.1f} us"
+        f"  ({batch * len(samples) / cpu:,.0f} per CPU-second)"
     )
     return rate
 
