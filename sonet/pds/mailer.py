@@ -1,4 +1,5 @@
-"""Outgoing mail of the PDS: email confirmation, email change, password reset, account deletion.
+"""Outgoing mail of the PDS: email confirmation, email change, password reset, account deletion,
+sign-in codes.
 
 With ``SONET_SMTP_URL`` set (``smtp://[user:password@]host[:port]``, ``smtp+starttls://`` to
 upgrade the connection, ``smtps://`` for implicit TLS) messages go out over SMTP with the
@@ -141,5 +142,6 @@ TOKEN_MAILS: Final[dict[str, tuple[str, str]]] = {
     "reset_password": ("Reset your password", "reset the password of your account"),
     "delete_account": ("Delete your account", "delete your account for good"),
     "plc_operation": ("Confirm an identity change", "change your account's identity (DID)"),
+    "2fa": ("Your sign-in code", "sign in to your account with its password"),
 }
 """Subject and purpose sentence of each token mail."""

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     delete,
     func,
+    inspect,
     select,
     update,
 )
@@ -55,9 +56,20 @@ account = Table(
     Column("delete_after", BigInteger, nullable=True),
     Column("takedown_ref", String(512), nullable=True),
     Column("invites_disabled", Boolean, nullable=False, server_default="0"),
+    Column("email_auth_factor", Boolean, nullable=False, server_default="0"),
     Index("account_handle", "handle", unique=True),
 )
 Index("account_email_lower", func.lower(account.c.email), unique=True)
+
+
+async def _add_email_auth_factor(conn: AsyncConnection) -> None:
+    """Add ``account.email_auth_factor`` to a table made before step 2 (step 1 now makes it)."""
+    columns = await conn.run_sync(lambda sync: inspect(sync).get_columns("account"))
+    if not any(column["name"] == "email_auth_factor" for column in columns):
+        await conn.exec_driver_sql(
+            "ALTER TABLE account ADD COLUMN email_auth_factor BOOLEAN NOT NULL DEFAULT false"
+        )
+
 
 MIGRATIONS = [
     Migration(
@@ -70,7 +82,8 @@ MIGRATIONS = [
             *pds_invite_store.TABLES,
             *pds_secret_store.TABLES,
         ],
-    )
+    ),
+    Migration(2, "email sign-in codes (emailAuthFactor)", run=_add_email_auth_factor),
 ]
 
 
@@ -78,7 +91,8 @@ MIGRATIONS = [
 class AccountRow:
     """One hosted account. ``status`` is ``active``, ``deactivated``, ``takendown``,
     ``suspended`` or ``deleted`` (https://atproto.com/specs/account#hosting-status).
-    Times are microseconds since the epoch."""
+    Times are microseconds since the epoch. ``email_auth_factor``: sign-in with the account
+    password also needs a code mailed to the (confirmed) address."""
 
     did: str
     handle: str
@@ -92,6 +106,7 @@ class AccountRow:
     takedown_ref: str | None
     delete_after: int | None = None
     invites_disabled: bool = False
+    email_auth_factor: bool = False
 
     @property
     def active(self) -> bool:

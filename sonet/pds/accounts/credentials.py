@@ -13,13 +13,16 @@ __all__ = ["set_email", "set_password"]
 
 
 async def set_email(service: AccountService, did: str, email: str) -> None:
-    """Set a new (unconfirmed) address and drop every pending email code of the account."""
+    """Set a new (unconfirmed) address and drop every pending email code of the account.
+
+    The email sign-in factor goes off with it: codes would go to an unconfirmed address.
+    """
     address = ensure_supported_email(email)
     ctx = service.ctx
     try:
         async with ctx.db.write() as conn:
             if not await ctx.accounts.store.set_fields(
-                conn, did, email=address, email_confirmed_at=None
+                conn, did, email=address, email_confirmed_at=None, email_auth_factor=False
             ):
                 raise AccountError("account not found")
             await service.email_tokens.delete(conn, did)

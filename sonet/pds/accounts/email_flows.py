@@ -1,4 +1,5 @@
-"""Email confirmation, email change and password reset, each with a mailed one-time code.
+"""Email confirmation, email change, the email sign-in factor and password reset, each with a
+mailed one-time code.
 
 Behaviour follows the reference PDS: changing a confirmed address needs a code sent to it
 (``TokenRequired`` otherwise); confirming checks the address given against the account's
@@ -71,16 +72,37 @@ async def request_email_update(service: AccountService, did: str) -> bool:
     return True
 
 
-async def update_email(service: AccountService, did: str, email: str, token: str | None) -> None:
-    """Change the address (with the mailed code when the current one is confirmed)."""
+async def update_email(
+    service: AccountService,
+    did: str,
+    email: str,
+    token: str | None,
+    email_auth_factor: bool | None = None,
+) -> None:
+    """Change the address (with the mailed code when the current one is confirmed) and/or turn
+    the email sign-in factor on or off.
+
+    As in the Bluesky app's flow, the factor goes on for the current, confirmed address without a
+    code, and off only with one; a new address is unconfirmed, so it turns the factor off.
+    """
     account = await service.ctx.accounts.get(did)
     if account is None:
         raise AccountError("account not found")
-    if account.email_confirmed_at is not None and not token:
+    confirmed = account.email_confirmed_at is not None
+    same = account.email is not None and account.email.lower() == email.lower()
+    if email_auth_factor and not (same and confirmed):
+        raise AccountError("the email address must be confirmed to enable email sign-in codes")
+    if confirmed and not token and not (same and email_auth_factor):
         raise AccountError("confirmation token required", "TokenRequired")
     if token:
         await service.email_tokens.check(did, "update_email", token)
-    await set_email(service, did, email)
+    if not same or email_auth_factor is None:
+        await set_email(service, did, email)
+        return
+    async with service.ctx.db.write() as conn:
+        await service.ctx.accounts.store.set_fields(conn, did, email_auth_factor=email_auth_factor)
+        await service.email_tokens.delete(conn, did, "update_email")
+        await service.email_tokens.delete(conn, did, "2fa")
 
 
 async def request_password_reset(service: AccountService, email: str) -> None:

@@ -19,8 +19,9 @@ from sonet.storage.pds_email_token_store import EmailTokenStore
 __all__ = ["TOKEN_TTL_US", "EmailTokens", "Purpose", "new_email_token"]
 
 Purpose = Literal[
-    "confirm_email", "update_email", "reset_password", "delete_account", "plc_operation"
+    "confirm_email", "update_email", "reset_password", "delete_account", "plc_operation", "2fa"
 ]
+"""What a code is for; ``2fa`` is the sign-in code of an account with ``emailAuthFactor``."""
 TOKEN_TTL_US: Final = 15 * 60 * SECOND_US
 _ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 

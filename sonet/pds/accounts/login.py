@@ -4,6 +4,10 @@ The identifier is a handle, a DID or (with an ``@``) an email address. The passw
 account password or one of its app passwords; taken-down accounts may only use the account
 password. Unknown identifiers and wrong passwords get the same 401, and every attempt takes at
 least :data:`~sonet.pds.accounts.service.LOGIN_FLOOR_SECONDS` so timing does not tell them apart.
+
+An account with ``emailAuthFactor`` on also needs a code mailed to its address when it signs in
+with the account password (not with an app password): com.atproto.server.createSession's
+``authFactorToken`` and ``AuthFactorTokenRequired``.
 """
 
 from __future__ import annotations
@@ -12,16 +16,19 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from sonet.pds.accounts.email_flows import mail_token
 from sonet.pds.accounts.errors import AccountAuthError
 from sonet.pds.accounts.passwords import verify_password
 from sonet.pds.accounts.service import AccountService
 from sonet.pds.accounts.sessions import AppPassword
 from sonet.storage.pds_account_store import AccountRow
 from sonet.syntax.atidentifier import is_valid_at_identifier
+from sonet.xrpc.errors import AuthRequiredError
 
-__all__ = ["LoginResult", "find_account", "login"]
+__all__ = ["LoginResult", "check_auth_factor", "find_account", "login"]
 
 _WRONG = "Invalid identifier or password"
+CODE_SENT = "A sign in code has been sent to your email address"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +76,20 @@ async def login(service: AccountService, identifier: str, password: str) -> Logi
         return LoginResult(account, app_password)
     finally:
         await asyncio.sleep(max(0.0, service.login_floor - (time.monotonic() - started)))
+
+
+async def check_auth_factor(
+    service: AccountService, result: LoginResult, token: str | None
+) -> None:
+    """The email factor of a password login: without ``token``, mail a sign-in code and answer
+    401 ``AuthFactorTokenRequired``; with one, check it (``InvalidToken``/``ExpiredToken``) and
+    spend it."""
+    account = result.account
+    if not account.email_auth_factor or result.app_password is not None:
+        return
+    if not token:
+        await mail_token(service, account.did, "2fa")
+        raise AuthRequiredError(CODE_SENT, "AuthFactorTokenRequired")
+    await service.email_tokens.check(account.did, "2fa", token)
+    async with service.ctx.db.write() as conn:
+        await service.email_tokens.delete(conn, account.did, "2fa")

@@ -25,6 +25,7 @@ def session_view(
     if account.email is not None:
         view["email"] = account.email
     view["emailConfirmed"] = account.email_confirmed_at is not None
+    view["emailAuthFactor"] = account.email_auth_factor
     view["active"] = account.active
     if not account.active:
         view["status"] = account.status

@@ -19,7 +19,7 @@ from sonet.pds.accounts.creation import NewAccount, create_account
 from sonet.pds.accounts.did_checks import is_valid_did_for_service
 from sonet.pds.accounts.errors import AccountAuthError, AccountError
 from sonet.pds.accounts.json_body import json_body
-from sonet.pds.accounts.login import login
+from sonet.pds.accounts.login import check_auth_factor, login
 from sonet.pds.accounts.passwords import OLD_PASSWORD_MAX_LENGTH, verify_password
 from sonet.pds.accounts.service import AccountService, account_service, setup_account_service
 from sonet.pds.accounts.service_auth import check_service_auth_request
@@ -225,6 +225,7 @@ class _ServerHandlers:
         result = await login(self.service, body["identifier"], password)
         if result.takendown and not body.get("allowTakendown"):
             raise AuthRequiredError("Account has been taken down", "AccountTakedown")
+        await check_auth_factor(self.service, result, body.get("authFactorToken"))
         did = result.account.did
         tokens = await self.service.sessions.open(
             did, result.app_password, takendown=result.takendown
@@ -341,7 +342,9 @@ class _ServerHandlers:
 
     async def update_email(self, hc: HandlerContext[AccessCredentials]) -> None:
         body = json_body(hc)
-        await email_flows.update_email(self.service, hc.auth.did, body["email"], body.get("token"))
+        await email_flows.update_email(
+            self.service, hc.auth.did, body["email"], body.get("token"), body.get("emailAuthFactor")
+        )
 
     async def request_password_reset(self, hc: HandlerContext[None]) -> None:
         await email_flows.request_password_reset(self.service, json_body(hc)["email"])
