@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import cbrrr
+from cbrrr import _cbrrr  # the C decoder itself: one Python frame less per block
 
 from sonet.repo.cid import CID, cid_for_cbor
 
@@ -26,6 +27,9 @@ __all__ = [
 
 MAX_BLOCK_SIZE = 2 * 1024 * 1024
 """Largest single block accepted from untrusted input (records are limited well below this)."""
+
+
+_decode = _cbrrr.decode_dag_cbor
 
 
 class CborDecodeError(ValueError):
@@ -55,9 +59,12 @@ def decode(data: bytes, *, max_size: int = MAX_BLOCK_SIZE) -> Any:
     if len(data) > max_size:
         raise CborDecodeError(f"block of {len(data)} bytes exceeds the {max_size}-byte limit")
     try:
-        return cbrrr.decode_dag_cbor(data)
+        value, length = _decode(data, CID, False)
     except (ValueError, TypeError, RecursionError, EOFError, IndexError) as exc:
         raise CborDecodeError(str(exc) or exc.__class__.__name__) from exc
+    if length != len(data):
+        raise CborDecodeError("trailing bytes after the DAG-CBOR value")
+    return value
 
 
 def decode_json(data: bytes, *, max_size: int = MAX_BLOCK_SIZE) -> Any:
@@ -65,9 +72,12 @@ def decode_json(data: bytes, *, max_size: int = MAX_BLOCK_SIZE) -> Any:
     if len(data) > max_size:
         raise CborDecodeError(f"block of {len(data)} bytes exceeds the {max_size}-byte limit")
     try:
-        return cbrrr.decode_dag_cbor(data, atjson_mode=True)
+        value, length = _decode(data, CID, True)
     except (ValueError, TypeError, RecursionError, EOFError, IndexError) as exc:
         raise CborDecodeError(str(exc) or exc.__class__.__name__) from exc
+    if length != len(data):
+        raise CborDecodeError("trailing bytes after the DAG-CBOR value")
+    return value
 
 
 def check_no_floats(value: Any) -> None:
