@@ -3,7 +3,8 @@
 With no ``SONET_PLC_URL`` the built-in PLC directory runs beside the PDS (``SONET_PLC_PORT``,
 default 2582), so a laptop or a private network needs nothing from outside; with no
 ``SONET_APPVIEW_URL`` an AppView (``SONET_APPVIEW_PORT``, default 2584) indexes the PDS's firehose
-and serves the ``app.bsky.*`` calls the PDS proxies to it.
+and serves the ``app.bsky.*`` calls the PDS proxies to it, trusting the PDS to answer for the
+handles under its user domains (``alice.test`` resolves on a machine without DNS for it).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ async def _serve(env: Mapping[str, str], *, with_plc: bool) -> None:
             {
                 "SONET_APPVIEW_DATA_DIR": str(config.data_dir / "appview"),
                 "SONET_APPVIEW_FIREHOSE_URL": config.public_url,
+                "SONET_APPVIEW_TRUSTED_PDS": config.public_url,
                 "SONET_PLC_URL": config.plc_url or "",
                 **env,
             }

@@ -36,6 +36,7 @@ from sonet.appview.timeline import (
 from sonet.identity.cache import MemoryCache
 from sonet.identity.did_resolver import DidResolver
 from sonet.identity.handle_resolver import HandleResolver
+from sonet.identity.trusted_handles import TrustedHandleHosts
 from sonet.lexicons import Lexicons
 from sonet.net import HttpClient, HttpClientConfig
 from sonet.storage.appview_read_sql import Reader
@@ -178,8 +179,10 @@ async def close_appview(ctx: AppviewContext) -> None:
 
 def ingest_service(ctx: AppviewContext) -> IngestService:
     """The ingestion that fills ``ctx``'s index from the configured firehose: a relay's is
-    trusted, a PDS's commits are verified (and its repos backfilled)."""
+    trusted, a PDS's commits are verified (and its repos backfilled). Handles under the user
+    domains of the configured trusted PDSes are resolved through them."""
     config = ctx.config
+    trusted = TrustedHandleHosts(ctx.http, config.trusted_pds) if config.trusted_pds else None
     source = [config.firehose_url] if config.firehose_url else []
     relay = config.firehose_relay
     return IngestService(
@@ -193,7 +196,7 @@ def ingest_service(ctx: AppviewContext) -> IngestService:
         ),
         http=ctx.http,
         dids=ctx.did_resolver,
-        handles=HandleResolver(ctx.http),
+        handles=HandleResolver(ctx.http, trusted=trusted),
         search=ctx.search,
         lexicons=ctx.lexicons,
     )

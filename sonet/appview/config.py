@@ -7,6 +7,9 @@ the firehose of the PDS at http://localhost:2583 (``SONET_APPVIEW_FIREHOSE_URL``
 a PDS read directly also has its existing repos backfilled, or the hosts listed in
 ``SONET_APPVIEW_BACKFILL_HOSTS``), from ``SONET_APPVIEW_START_CURSOR`` when no cursor is saved;
 ``SONET_APPVIEW_INGEST=0`` serves an index that another process fills.
+``SONET_APPVIEW_TRUSTED_PDS`` lists (comma-separated) PDS URLs trusted to answer for the handles
+under their ``availableUserDomains`` (:mod:`sonet.identity.trusted_handles`); ``sonet serve`` sets
+it to its own PDS.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _list(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
 def _number(
@@ -67,6 +74,7 @@ class AppviewConfig:
     firehose_url: str | None = "http://localhost:2583"
     firehose_relay: bool = False
     backfill_hosts: tuple[str, ...] = ()
+    trusted_pds: tuple[str, ...] = ()
     start_cursor: int | None = None
     plc_url: str = "http://localhost:2582"
     fanout_threshold: int = 1000
@@ -116,9 +124,8 @@ class AppviewConfig:
             redis_url=e.get("SONET_APPVIEW_REDIS_URL") or None,
             firehose_url=firehose or None,
             firehose_relay=_bool(e.get("SONET_APPVIEW_FIREHOSE_IS_RELAY"), default=False),
-            backfill_hosts=tuple(
-                h.strip() for h in e.get("SONET_APPVIEW_BACKFILL_HOSTS", "").split(",") if h.strip()
-            ),
+            backfill_hosts=_list(e.get("SONET_APPVIEW_BACKFILL_HOSTS")),
+            trusted_pds=_list(e.get("SONET_APPVIEW_TRUSTED_PDS")),
             start_cursor=_cursor(e.get("SONET_APPVIEW_START_CURSOR")),
             plc_url=e.get("SONET_PLC_URL") or "http://localhost:2582",
             fanout_threshold=int(_number(e, "SONET_APPVIEW_FANOUT_THRESHOLD", "1000", int)),

@@ -4,7 +4,9 @@ https://atproto.com/specs/handle#handle-resolution: the TXT record holds
 ``did=<did>`` (exactly one such record, else no answer); the HTTPS method serves
 the DID as the first line of ``https://<handle>/.well-known/atproto-did`` (200
 only, redirects followed up to a limit). Both run at once, DNS preferred, as the
-reference resolver does. Handles in TLDs the spec reserves are never looked up.
+reference resolver does. Handles in TLDs the spec reserves are never looked up. Handles under
+the user domains of PDSes the operator trusts (:mod:`sonet.identity.trusted_handles`) are asked of
+that PDS instead.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from yarl import URL
 from sonet.identity.cache import IdentityCache
 from sonet.identity.cached_lookup import CachedLookup
 from sonet.identity.errors import InvalidHandleError
+from sonet.identity.trusted_handles import TrustedHandleHosts
 from sonet.net import HttpClient, NetError
 from sonet.net.dns import DEFAULT_DNS_PORT, create_dns_resolver
 from sonet.syntax.did import is_valid_did
@@ -58,7 +61,8 @@ class HandleResolver:
     """Handle → DID, through ``http`` and DNS, caching answers in ``cache`` if given.
 
     ``nameservers``/``dns_port`` replace the system's DNS; ``well_known_scheme`` and
-    ``well_known_port`` change where the HTTPS method connects (tests, private networks).
+    ``well_known_port`` change where the HTTPS method connects (tests, private networks);
+    ``trusted`` answers for the handles under its PDSes' user domains.
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class HandleResolver:
         cache: IdentityCache[str] | None = None,
         well_known_scheme: str = "https",
         well_known_port: int | None = None,
+        trusted: TrustedHandleHosts | None = None,
     ) -> None:
         self._http = http
         self._nameservers = tuple(nameservers)
@@ -79,23 +84,24 @@ class HandleResolver:
         self.timeout = timeout
         self.well_known_scheme = well_known_scheme
         self.well_known_port = well_known_port
+        self.trusted = trusted
         self._lookup = CachedLookup(self._fetch, cache)
 
     async def resolve(self, handle: str) -> str | None:
         """The DID ``handle`` points to (from the cache when there), else None."""
-        key = normalize_handle_input(handle)
-        if is_disallowed_handle_tld(key):
-            return None
-        return await self._lookup.get(key)
+        return await self._lookup.get(normalize_handle_input(handle))
 
     async def refresh(self, handle: str) -> str | None:
         """Resolve ``handle`` now, bypassing (and then updating) the cache."""
-        key = normalize_handle_input(handle)
-        if is_disallowed_handle_tld(key):
-            return None
-        return await self._lookup.refresh(key)
+        return await self._lookup.refresh(normalize_handle_input(handle))
 
     async def _fetch(self, handle: str) -> str | None:
+        if self.trusted is not None:
+            host = await self.trusted.host_for(handle)
+            if host is not None:
+                return await self.trusted.resolve(host, handle)
+        if is_disallowed_handle_tld(handle):
+            return None
         http_task = asyncio.create_task(self.resolve_http(handle))
         try:
             did = await self.resolve_dns(handle)

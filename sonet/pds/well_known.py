@@ -17,6 +17,7 @@ from aiohttp import web
 
 from sonet.crypto import PublicKey
 from sonet.pds.context import PdsContext
+from sonet.syntax.handle import is_handle_under
 from sonet.xrpc.responses import json_response
 
 __all__ = [
@@ -47,7 +48,7 @@ def handle_from_host(host: str) -> str:
 
 def is_hosted_handle(handle: str, user_domains: tuple[str, ...]) -> bool:
     """True if ``handle`` (lower-case) is under, or is, one of the PDS's user domains."""
-    return any(handle.endswith(d) or handle == d.lstrip(".") for d in user_domains)
+    return is_handle_under(handle, user_domains)
 
 
 def did_web_document(

@@ -43,6 +43,16 @@ def is_disallowed_handle_tld(handle: str) -> bool:
     return handle.rpartition(".")[2].lower() in DISALLOWED_HANDLE_TLDS
 
 
+def is_handle_under(handle: str, domains: tuple[str, ...] | list[str]) -> bool:
+    """True if ``handle`` (lower-case) is one of ``domains`` or a name under it; a domain is
+    written with or without its leading dot (``.test``, ``test``)."""
+    for domain in domains:
+        bare = domain.lstrip(".").lower()
+        if bare and (handle == bare or handle.endswith("." + bare)):
+            return True
+    return False
+
+
 def _problem(s: object) -> str:
     if not isinstance(s, str):
         return "not a string"
