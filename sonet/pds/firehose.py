@@ -4,7 +4,9 @@ https://atproto.com/specs/event-stream#sequence-numbers and https://atproto.com/
 without a cursor a consumer gets live events from now on; with a cursor inside the retained window
 it gets every later event, then live ones; a cursor older than the window first gets an ``#info``
 ``OutdatedCursor`` and then everything retained; a cursor beyond the latest event is an error
-``FutureCursor``. Frames are sent exactly as they were stored when sequenced.
+``FutureCursor``. Frames are sent exactly as they were stored when sequenced. The events of a
+deleted account are purged from the log (as the reference PDS does); the gaps they leave are not
+outdated cursors, only events older than the window (trimmed or due to be) are.
 
 A consumer may fall behind while it replays, but once it is near the head (within half of
 ``max_lag``) it must keep up: more than ``max_lag`` events behind it is dropped with
@@ -77,6 +79,8 @@ class Firehose:
         self.sequencer = sequencer
         self.settings = settings or FirehoseSettings()
         self._trimmer: asyncio.Task[None] | None = None
+        self._trimmed_below = 0
+        """Every event numbered below this was older than the window at the last trim."""
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -106,8 +110,12 @@ class Firehose:
         cutoff = (_now_us() if now_us is None else now_us) - int(
             self.settings.retention_seconds * 1_000_000
         )
+        latest = self.sequencer.latest
         async with self.sequencer.db.write() as conn:
-            removed = await self.sequencer.store.trim_before(conn, cutoff, self.sequencer.latest)
+            kept_from = await self.sequencer.store.first_seq_since(conn, cutoff)
+            removed = await self.sequencer.store.trim_before(conn, cutoff, latest)
+        horizon = latest if kept_from is None else min(kept_from, latest)
+        self._trimmed_below = max(self._trimmed_below, horizon)
         if removed:
             log.info("trimmed %d firehose events", removed)
         return removed
@@ -127,8 +135,8 @@ class Firehose:
             following = await store.read_after(conn, cursor, 1)
             if not following:
                 return cursor, False
-            first = following[0]
-            if first.seq == cursor + 1 and first.sequenced_at >= cutoff:
+            trimmed = cursor + 1 < self._trimmed_below
+            if not trimmed and following[0].sequenced_at >= cutoff:
                 return cursor, False
             start = await store.first_seq_since(conn, cutoff)
         return (latest if start is None else start - 1), True

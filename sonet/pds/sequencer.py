@@ -32,6 +32,7 @@ class SequenceTransaction:
     conn: AsyncConnection
     _sequencer: Sequencer
     events: list[SequencedEvent] = field(default_factory=list)
+    purged: list[str] = field(default_factory=list)
 
     async def sequence(
         self, did: str, kind: str, frame_for: Callable[[int], bytes]
@@ -45,6 +46,17 @@ class SequenceTransaction:
         event = SequencedEvent(seq, did, kind, frame_for(seq), time.time_ns() // 1000)
         self.events.append(event)
         return event
+
+    async def purge(self, did: str) -> None:
+        """Drop the events of ``did`` already in the log (account deletion, as the reference
+        PDS does), so replaying from a cursor no longer serves them; the in-memory window
+        forgets them once the transaction commits. This transaction's own events are kept.
+
+        Sequence the transaction's events first: numbering after the purge could reuse the
+        number of a purged latest event on PostgreSQL, where the next number is the stored
+        maximum plus one."""
+        await self._sequencer.store.delete_did(self.conn, did)
+        self.purged.append(did)
 
 
 Work = Callable[[SequenceTransaction], Awaitable[None]]
@@ -84,6 +96,10 @@ class Sequencer:
                 yield tx
                 if tx.events:
                     await self.store.append_many(conn, tx.events)
+            if tx.purged:
+                purged = set(tx.purged)
+                for seq in [seq for seq, e in self._recent.items() if e.did in purged]:
+                    del self._recent[seq]
             for event in tx.events:
                 self._publish(event)
 

@@ -132,6 +132,11 @@ class SequencerStore:
         )
         return None if value is None else int(value)
 
+    async def delete_did(self, conn: AsyncConnection, did: str) -> int:
+        """Drop every event of ``did`` (a deleted account); returns the count."""
+        result = await conn.execute(delete(repo_seq).where(repo_seq.c.did == did))
+        return int(result.rowcount or 0)
+
     async def trim_before(self, conn: AsyncConnection, before_us: int, keep_latest: int) -> int:
         """Drop events older than ``before_us`` (always keeping the newest); returns the count."""
         result = await conn.execute(

@@ -95,9 +95,9 @@ async def sequence_status(service: AccountService, did: str) -> None:
 
 
 async def delete_account(service: AccountService, did: str) -> None:
-    """Remove the account, its sessions, app passwords, email codes and repository (and run
-    the service's deletion hooks), then sequence ``#account`` with status ``deleted``, all in
-    one transaction."""
+    """Remove the account, its sessions, app passwords, email codes, repository and earlier
+    firehose events (and run the service's deletion hooks), then sequence ``#account`` with
+    status ``deleted``, all in one transaction (the reference keeps only that last event)."""
     ctx = service.ctx
     async with ctx.sequencer.transaction() as tx:
         await ctx.accounts.store.delete(tx.conn, did)
@@ -107,5 +107,6 @@ async def delete_account(service: AccountService, did: str) -> None:
         for hook in service.deletion_hooks:
             await hook(tx, did)
         await sequence_account(tx, did, "deleted")
+        await tx.purge(did)
     ctx.repos.forget(did)
     ctx.accounts.forget_key(did)
