@@ -1,6 +1,6 @@
 """Shared pieces of the AppView's read SQL: ``IN`` lists, keyset pages, running read steps.
 
-Read queries are written as :mod:`sonet.appview.ingest.sql` steps (generators that ``yield``
+Read queries are written as :mod:`sonet.storage.appview_steps` steps (generators that ``yield``
 queries), like the indexer's: a whole hydration runs in one hop to a database thread, or as
 awaited statements on PostgreSQL. Keyset pages order by ``(sort_at, key)`` descending and
 continue strictly below a cursor's ``(sort_at, key)`` (row-value comparison, which both
@@ -23,7 +23,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import make_url
 
-from sonet.appview.ingest.sql import (
+from sonet.repo import cbor
+from sonet.storage.appview_steps import (
     Row,
     Steps,
     execute,
@@ -32,7 +33,6 @@ from sonet.appview.ingest.sql import (
     run_steps,
     run_steps_sqlite,
 )
-from sonet.repo import cbor
 from sonet.storage.database import Database
 
 __all__ = [

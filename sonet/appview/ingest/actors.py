@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sonet.appview.ingest.context import AggTable, BatchContext
 from sonet.appview.ingest.fanout import remove_feed_items
-from sonet.appview.ingest.sql import Steps, execute, fetch_all, fetch_one
+from sonet.storage.appview_steps import Steps, execute, fetch_all, fetch_one
 
 __all__ = [
     "HIDDEN_STATUSES",

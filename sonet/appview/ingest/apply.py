@@ -43,8 +43,8 @@ from sonet.appview.ingest.processor import (
     update_record,
 )
 from sonet.appview.ingest.profiles import FeedGeneratorIndexer, ProfileIndexer
-from sonet.appview.ingest.sql import Steps, execute, fetch_all, fetch_one
 from sonet.appview.ingest.times import normalize_time
+from sonet.storage.appview_steps import Steps, execute, fetch_all, fetch_one
 
 __all__ = ["INDEXERS", "apply_events", "apply_op", "load_cursor", "save_cursor"]
 

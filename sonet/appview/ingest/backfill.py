@@ -20,8 +20,8 @@ import aiohttp
 from sonet.appview.ingest.errors import SourceError
 from sonet.appview.ingest.indexer import Indexer
 from sonet.appview.ingest.repo_fetch import RepoFetcher
-from sonet.appview.ingest.sql import execute, fetch_one, run_steps
 from sonet.appview.ingest.times import now_iso
+from sonet.storage.appview_steps import execute, fetch_one, run_steps
 from sonet.xrpc.client import XrpcClient
 from sonet.xrpc.errors import XRPCError
 

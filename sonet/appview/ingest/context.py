@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sonet.appview.ingest.sql import Steps, execute_many, fetch_one
 from sonet.appview.search.documents import PostDocument
+from sonet.storage.appview_steps import Steps, execute_many, fetch_one
 
 __all__ = ["BatchContext", "IndexConfig"]
 

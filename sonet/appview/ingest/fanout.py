@@ -10,7 +10,7 @@ followee is below the threshold) and an unfollow removes them.
 from __future__ import annotations
 
 from sonet.appview.ingest.context import BatchContext
-from sonet.appview.ingest.sql import Steps, execute, fetch_all
+from sonet.storage.appview_steps import Steps, execute, fetch_all
 
 __all__ = ["add_feed_item", "follow_timeline", "remove_feed_items", "unfollow_timeline"]
 

@@ -19,8 +19,8 @@ from yarl import URL
 
 from sonet.appview.ingest.apply import load_cursor
 from sonet.appview.ingest.pipeline import IngestPipeline
-from sonet.appview.ingest.sql import run_steps
 from sonet.relay.messages import MAX_FRAME_BYTES
+from sonet.storage.appview_steps import run_steps
 
 __all__ = ["FirehoseConsumer"]
 

@@ -14,7 +14,7 @@ from sonet.appview.ingest.context import BatchContext
 from sonet.appview.ingest.errors import InvalidRecordError
 from sonet.appview.ingest.events import RecordWrite, record_uri
 from sonet.appview.ingest.processor import IndexedRow, TableIndexer
-from sonet.appview.ingest.sql import Steps, execute
+from sonet.storage.appview_steps import Steps, execute
 
 __all__ = ["PostgateIndexer", "ThreadgateIndexer"]
 

@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from sonet.appview.ingest.actors import set_handle
 from sonet.appview.ingest.indexer import Indexer
-from sonet.appview.ingest.sql import Steps
 from sonet.appview.ingest.times import now_iso
 from sonet.identity.did_resolver import DidResolver
 from sonet.identity.errors import IdentityError
 from sonet.identity.handle_resolver import HandleResolver
 from sonet.identity.verify import verify_identity_handle
+from sonet.storage.appview_steps import Steps
 from sonet.syntax.handle import INVALID_HANDLE
 
 __all__ = ["HandleRefresher", "Resolve", "verified_handle_or_none"]

@@ -17,9 +17,9 @@ from typing import Protocol, TypeVar
 from sonet.appview.ingest.apply import apply_events, save_cursor
 from sonet.appview.ingest.context import BatchContext, IndexConfig
 from sonet.appview.ingest.events import IndexEvent
-from sonet.appview.ingest.sql import Steps, run_steps
 from sonet.appview.ingest.times import now_iso
 from sonet.appview.search.documents import PostDocument
+from sonet.storage.appview_steps import Steps, run_steps
 from sonet.storage.database import Database
 from sonet.storage.raw_sqlite import run_on_sqlite
 

@@ -15,7 +15,7 @@ from sonet.appview.ingest.events import RecordWrite
 from sonet.appview.ingest.fanout import add_feed_item, remove_feed_items
 from sonet.appview.ingest.notify import Notif, uri_did
 from sonet.appview.ingest.processor import IndexedRow, TableIndexer
-from sonet.appview.ingest.sql import Steps
+from sonet.storage.appview_steps import Steps
 
 __all__ = ["LikeIndexer", "RepostIndexer"]
 

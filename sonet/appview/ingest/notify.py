@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sonet.appview.ingest.context import BatchContext
-from sonet.appview.ingest.sql import Steps, execute, execute_many, fetch_one
+from sonet.storage.appview_steps import Steps, execute, execute_many, fetch_one
 
 __all__ = ["Notif", "delete_notifs", "insert_notifs", "uri_did"]
 

@@ -22,7 +22,6 @@ from sonet.appview.ingest.fanout import add_feed_item, remove_feed_items
 from sonet.appview.ingest.notify import Notif, uri_did
 from sonet.appview.ingest.post_content import link_domain, summarize_embed, summarize_facets
 from sonet.appview.ingest.processor import IndexedRow, RecordIndexer
-from sonet.appview.ingest.sql import Steps, execute, execute_many, fetch_all, fetch_one
 from sonet.appview.ingest.thread_rules import (
     gate_uri,
     invalid_reply_root,
@@ -32,6 +31,7 @@ from sonet.appview.ingest.thread_rules import (
 )
 from sonet.appview.ingest.times import created_and_sort_at
 from sonet.appview.search.documents import PostDocument
+from sonet.storage.appview_steps import Steps, execute, execute_many, fetch_all, fetch_one
 
 __all__ = ["REPLY_NOTIF_DEPTH", "PostIndexer"]
 

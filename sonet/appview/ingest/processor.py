@@ -17,9 +17,9 @@ from sonet.appview.ingest.context import BatchContext
 from sonet.appview.ingest.errors import IngestError
 from sonet.appview.ingest.events import RecordWrite
 from sonet.appview.ingest.notify import Notif, delete_notifs, insert_notifs
-from sonet.appview.ingest.sql import Steps, execute, fetch_one
 from sonet.appview.ingest.times import created_and_sort_at
 from sonet.repo import cbor
+from sonet.storage.appview_steps import Steps, execute, fetch_one
 
 __all__ = [
     "IndexedRow",

@@ -15,7 +15,7 @@ from sonet.appview.ingest.events import RecordWrite
 from sonet.appview.ingest.graph import blob_cid
 from sonet.appview.ingest.notify import Notif, uri_did
 from sonet.appview.ingest.processor import IndexedRow, TableIndexer
-from sonet.appview.ingest.sql import Steps
+from sonet.storage.appview_steps import Steps
 
 __all__ = ["FeedGeneratorIndexer", "ProfileIndexer"]
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from sonet.appview.ingest.notify import uri_did
 from sonet.appview.ingest.post_content import summarize_facets
-from sonet.appview.ingest.sql import Row, Steps, fetch_one
 from sonet.repo import cbor
+from sonet.storage.appview_steps import Row, Steps, fetch_one
 
 __all__ = [
     "gate_uri",

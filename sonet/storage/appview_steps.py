@@ -1,8 +1,9 @@
-"""SQL steps written once, run on SQLite (in its thread) or on PostgreSQL (asynchronously).
+"""AppView SQL steps written once, run on SQLite (in its thread) or on PostgreSQL (asynchronously).
 
-Indexing logic is written as generators that ``yield`` :class:`Query` objects and receive their
-results (``n = yield from execute(...)``). On SQLite a whole batch of events runs in one hop to
-the connection's thread (:func:`sonet.storage.raw_sqlite.run_on_sqlite`), with no per-statement
+The AppView's index writes (``appview_index_*``) and reads (``appview_read_*``) are written as
+generators that ``yield`` :class:`Query` objects and receive their results
+(``n = yield from execute(...)``). On SQLite a whole batch of events runs in one hop to the
+connection's thread (:func:`sonet.storage.raw_sqlite.run_on_sqlite`), with no per-statement
 round trip; on PostgreSQL each query is awaited. SQL uses ``?`` placeholders (rewritten to
 ``$n`` for PostgreSQL) and only syntax both databases share (``ON CONFLICT``, no ``RETURNING``).
 """
