@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, select
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sonet.storage.database import Database
 
-__all__ = ["Migration", "migrate", "schema_version"]
+__all__ = ["Migration", "add_missing_column", "migrate", "schema_version"]
 
 _meta = MetaData()
 migrations_table = Table(
@@ -36,6 +36,21 @@ class Migration:
     tables: Sequence[Table] = ()
     sql: Sequence[str] = ()
     run: Callable[[AsyncConnection], Awaitable[None]] | None = field(default=None, compare=False)
+
+
+def add_missing_column(
+    table: str, column: str, definition: str
+) -> Callable[[AsyncConnection], Awaitable[None]]:
+    """A :attr:`Migration.run` adding ``column`` (``definition``: its SQL type and constraints)
+    to a ``table`` an earlier step made without it. The table's definition in code already has
+    the column, so a database created since then is left alone."""
+
+    async def run(conn: AsyncConnection) -> None:
+        columns = await conn.run_sync(lambda sync: inspect(sync).get_columns(table))
+        if all(c["name"] != column for c in columns):
+            await conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+    return run
 
 
 async def schema_version(db: Database, component: str) -> int:

@@ -22,7 +22,6 @@ from sqlalchemy import (
     Text,
     delete,
     func,
-    inspect,
     select,
     update,
 )
@@ -35,7 +34,7 @@ from sonet.storage import (
     pds_session_store,
 )
 from sonet.storage.dataclass_rows import from_row, insert_values
-from sonet.storage.migrations import Migration
+from sonet.storage.migrations import Migration, add_missing_column
 
 __all__ = ["MIGRATIONS", "AccountRow", "AccountStore", "account", "status_of"]
 
@@ -62,15 +61,6 @@ account = Table(
 Index("account_email_lower", func.lower(account.c.email), unique=True)
 
 
-async def _add_email_auth_factor(conn: AsyncConnection) -> None:
-    """Add ``account.email_auth_factor`` to a table made before step 2 (step 1 now makes it)."""
-    columns = await conn.run_sync(lambda sync: inspect(sync).get_columns("account"))
-    if not any(column["name"] == "email_auth_factor" for column in columns):
-        await conn.exec_driver_sql(
-            "ALTER TABLE account ADD COLUMN email_auth_factor BOOLEAN NOT NULL DEFAULT false"
-        )
-
-
 MIGRATIONS = [
     Migration(
         1,
@@ -83,7 +73,11 @@ MIGRATIONS = [
             *pds_secret_store.TABLES,
         ],
     ),
-    Migration(2, "email sign-in codes (emailAuthFactor)", run=_add_email_auth_factor),
+    Migration(
+        2,
+        "email sign-in codes (emailAuthFactor)",
+        run=add_missing_column("account", "email_auth_factor", "BOOLEAN NOT NULL DEFAULT false"),
+    ),
 ]
 
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy import inspect
 
 from sonet.pds.accounts.email_tokens import TOKEN_TTL_US
 from sonet.storage import pds_account_store
 from sonet.storage.database import Database
-from sonet.storage.migrations import migrate, migrations_table
+from sonet.storage.migrations import migrate
 from sonet.storage.pds_email_token_store import email_token
 from tests.pds.conftest import RunningPds
+from tests.pds.old_schema import column_names, step_one_without
 from tests.pds.test_server_email import TOKEN, Inbox, mailing_pds, smtp
 from tests.pds.test_server_support import NO_BODY, PASSWORD, call, pds, plc_url, signup
 
@@ -132,23 +132,16 @@ async def test_sign_in_code_in_dev_log_and_new_address(
 
 
 async def test_schema_step_adds_the_column_to_an_older_table(database: Database) -> None:
-    # the accounts table as step 1 made it before the email factor existed
+    account = pds_account_store.account
+    await step_one_without(database, "pds_account", account, "email_auth_factor")
     async with database.write() as conn:
-        await conn.run_sync(pds_account_store.account.create)
-        await conn.exec_driver_sql("ALTER TABLE account DROP COLUMN email_auth_factor")
-        await conn.run_sync(migrations_table.create, checkfirst=True)
         await conn.execute(
-            migrations_table.insert().values(component="pds_account", version=1, name="old")
-        )
-        await conn.exec_driver_sql(
-            "INSERT INTO account (did, handle, signing_key, created_at)"
-            " VALUES ('did:plc:old', 'old.test', 'k', 1)"
+            account.insert().values(
+                did="did:plc:old", handle="old.test", signing_key="k", created_at=1
+            )
         )
     assert await migrate(database, "pds_account", pds_account_store.MIGRATIONS) == 2
+    assert "email_auth_factor" in await column_names(database, "account")
     async with database.read() as conn:
-        names = await conn.run_sync(
-            lambda sync: {c["name"] for c in inspect(sync).get_columns("account")}
-        )
         row = await pds_account_store.AccountStore().by_did(conn, "did:plc:old")
-    assert "email_auth_factor" in names
     assert row is not None and row.email_auth_factor is False
