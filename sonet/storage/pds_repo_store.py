@@ -1,7 +1,9 @@
 """PDS repository storage: current roots, blocks (commits, MST nodes, records) and the record index.
 
 https://atproto.com/specs/repository: a repo is its blocks plus a pointer to the latest signed
-commit. ``record`` indexes the current records by collection and rkey for getRecord/listRecords.
+commit. ``record`` indexes the current records by collection and rkey for getRecord/listRecords, with
+the moderation reference of a taken-down record (kept when the record is updated, as the
+reference PDS does).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sonet.repo.cid import CID
-from sonet.storage.migrations import Migration
+from sonet.storage.migrations import Migration, add_missing_column
 from sonet.storage.raw_sqlite import run_on_sqlite
 from sonet.storage.upsert import insert_ignore, upsert
 
@@ -64,11 +66,17 @@ record = Table(
     Column("cid", LargeBinary, nullable=False),
     Column("rev", String(32), nullable=False),
     Column("indexed_at", BigInteger, nullable=False),
+    Column("takedown_ref", String(512), nullable=True),
     Index("record_did_cid", "did", "cid"),
 )
 
 MIGRATIONS = [
-    Migration(1, "repository roots, blocks and records", tables=[repo_root, repo_block, record])
+    Migration(1, "repository roots, blocks and records", tables=[repo_root, repo_block, record]),
+    Migration(
+        2,
+        "record takedowns",
+        run=add_missing_column("record", "takedown_ref", "VARCHAR(512)"),
+    ),
 ]
 
 
@@ -97,12 +105,13 @@ class CommitWrite:
 
 @dataclass(frozen=True, slots=True)
 class RecordRow:
-    """One indexed record."""
+    """One indexed record (``takedown_ref``: set while it is taken down)."""
 
     collection: str
     rkey: str
     cid: CID
     block: bytes
+    takedown_ref: str | None = None
 
 
 class RepoStore:
@@ -247,10 +256,10 @@ class RepoStore:
     async def get_record(
         self, conn: AsyncConnection, did: str, collection: str, rkey: str
     ) -> RecordRow | None:
-        """A current record with its block."""
+        """A current record with its block (taken down or not)."""
         row = (
             await conn.execute(
-                select(record.c.cid, repo_block.c.block)
+                select(record.c.cid, repo_block.c.block, record.c.takedown_ref)
                 .join(
                     repo_block,
                     and_(repo_block.c.did == record.c.did, repo_block.c.cid == record.c.cid),
@@ -260,7 +269,21 @@ class RepoStore:
                 )
             )
         ).first()
-        return None if row is None else RecordRow(collection, rkey, CID(row.cid), row.block)
+        if row is None:
+            return None
+        return RecordRow(collection, rkey, CID(row.cid), row.block, row.takedown_ref)
+
+    async def set_record_takedown(
+        self, conn: AsyncConnection, did: str, collection: str, rkey: str, ref: str | None
+    ) -> bool:
+        """Take a current record down with moderation reference ``ref`` (None restores it);
+        False if there is no such record."""
+        result = await conn.execute(
+            update(record)
+            .where(record.c.did == did, record.c.collection == collection, record.c.rkey == rkey)
+            .values(takedown_ref=ref)
+        )
+        return result.rowcount == 1
 
     async def list_records(
         self,
@@ -271,13 +294,18 @@ class RepoStore:
         cursor: str | None = None,
         reverse: bool = False,
     ) -> list[RecordRow]:
-        """Records of a collection ordered by rkey: newest first unless ``reverse``."""
+        """Records of a collection that are not taken down, ordered by rkey: newest first
+        unless ``reverse``."""
         q = (
             select(record.c.rkey, record.c.cid, repo_block.c.block)
             .join(
                 repo_block, and_(repo_block.c.did == record.c.did, repo_block.c.cid == record.c.cid)
             )
-            .where(record.c.did == did, record.c.collection == collection)
+            .where(
+                record.c.did == did,
+                record.c.collection == collection,
+                record.c.takedown_ref.is_(None),
+            )
             .limit(limit)
         )
         if reverse:

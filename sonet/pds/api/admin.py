@@ -1,14 +1,16 @@
 """The ``com.atproto.admin.*`` area: what a self-hoster needs to run accounts, with the admin
 password (https://atproto.com/specs/xrpc#admin-token-temporary-specification).
 
-Account info, handle/email/password changes, takedowns (of accounts; record and blob takedowns
-are not kept by this PDS), invite control, deletion, search by email and mail to account holders.
+Account info, handle/email/password changes, takedowns (of accounts, and of single records and
+blobs through :mod:`sonet.pds.moderation`), invite control, deletion, search by email and mail
+to account holders.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
+from sonet.pds import moderation
 from sonet.pds.accounts import lifecycle
 from sonet.pds.accounts.credentials import set_email, set_password
 from sonet.pds.accounts.errors import AccountError
@@ -114,14 +116,25 @@ class _AdminHandlers:
         return out
 
     async def get_subject_status(self, hc: HandlerContext[Any]) -> dict[str, Any]:
-        did = hc.params.get("did")
-        if hc.params.get("blob") or hc.params.get("uri"):
-            raise AccountError("Subject not found", "NotFound")
-        if not did:
+        did, uri, blob = hc.params.get("did"), hc.params.get("uri"), hc.params.get("blob")
+        if blob:
+            if not did:
+                raise AccountError("Must provide a did to request blob state")
+            found = await moderation.blob_status(self.ctx, did, blob)
+        elif uri:
+            found = await moderation.record_status(self.ctx, uri)
+        elif did:
+            found = await self._account_status(did)
+        else:
             raise AccountError("No provided subject")
+        if found is None:
+            raise AccountError("Subject not found", "NotFound")
+        return found
+
+    async def _account_status(self, did: str) -> dict[str, Any] | None:
         account = await self.ctx.accounts.get(did)
         if account is None:
-            raise AccountError("Subject not found", "NotFound")
+            return None
         takedown: dict[str, Any] = {"applied": account.takedown_ref is not None}
         if account.takedown_ref is not None:
             takedown["ref"] = account.takedown_ref
@@ -140,20 +153,28 @@ class _AdminHandlers:
         )
         if takedown and takedown["applied"] and deactivated and not deactivated["applied"]:
             raise AccountError("Cannot activate and takedown an account at the same time")
-        if subject.get("$type") != REPO_REF:
-            raise AccountError("Only account (repoRef) subjects are supported")
-        did = subject["did"]
-        if takedown:
+        kind = subject.get("$type")
+        if kind not in (REPO_REF, moderation.STRONG_REF, moderation.BLOB_REF):
+            raise AccountError(f"Invalid subject ({kind})")
+        if takedown and kind == REPO_REF:
             await lifecycle.set_takedown(
-                self.service, did, takedown["applied"], takedown.get("ref")
+                self.service, subject["did"], takedown["applied"], takedown.get("ref")
             )
-        if deactivated:
-            if deactivated["applied"]:
-                await lifecycle.deactivate_account(self.service, did, None)
+        elif takedown:
+            ref = moderation.takedown_ref(takedown)
+            if kind == moderation.STRONG_REF:
+                await moderation.set_record_takedown(self.ctx, subject["uri"], ref)
             else:
-                await lifecycle.activate_account(self.service, did)
-        if not takedown and not deactivated:
-            await lifecycle.sequence_status(self.service, did)
+                await moderation.set_blob_takedown(self.ctx, subject["did"], subject["cid"], ref)
+        if kind == REPO_REF:
+            did = subject["did"]
+            if deactivated:
+                if deactivated["applied"]:
+                    await lifecycle.deactivate_account(self.service, did, None)
+                else:
+                    await lifecycle.activate_account(self.service, did)
+            if not takedown and not deactivated:
+                await lifecycle.sequence_status(self.service, did)
         out: dict[str, Any] = {"subject": subject}
         if takedown:
             out["takedown"] = takedown

@@ -195,7 +195,8 @@ class RepoApi:
         return row
 
     async def get_record(self, hctx: Query) -> dict[str, Any]:
-        """com.atproto.repo.getRecord (``cid``: only if that is the current version)."""
+        """com.atproto.repo.getRecord (``cid``: only if that is the current version); a
+        taken-down record is not found."""
         p = hctx.params
         account = await self._hosted(p["repo"])
         if account is None:
@@ -206,12 +207,14 @@ class RepoApi:
                 conn, account.did, p["collection"], p["rkey"]
             )
         wanted = _cid(p.get("cid"), "cid")
-        if row is None or (wanted is not None and row.cid != wanted):
+        stale = wanted is not None and row is not None and row.cid != wanted
+        if row is None or row.takedown_ref is not None or stale:
             raise InvalidRequestError(f"Could not locate record: {uri}", "RecordNotFound")
         return {"uri": uri, "cid": row.cid.encode(), "value": cbor.decode(row.block)}
 
     async def list_records(self, hctx: Query) -> dict[str, Any]:
-        """com.atproto.repo.listRecords: newest rkey first, oldest first with ``reverse``."""
+        """com.atproto.repo.listRecords: newest rkey first, oldest first with ``reverse``;
+        taken-down records are left out."""
         p = hctx.params
         account = await self._hosted(p["repo"])
         if account is None:
