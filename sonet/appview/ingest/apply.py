@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Literal
 
-from sonet.appview.ingest.actors import did_uri_range, note_commit, set_status
+from sonet.appview.ingest.actors import note_commit, set_status
 from sonet.appview.ingest.context import BatchContext
 from sonet.appview.ingest.errors import InvalidRecordError
 from sonet.appview.ingest.events import (
@@ -44,9 +44,11 @@ from sonet.appview.ingest.processor import (
 )
 from sonet.appview.ingest.profiles import FeedGeneratorIndexer, ProfileIndexer
 from sonet.appview.ingest.times import normalize_time
-from sonet.storage.appview_steps import Steps, execute, fetch_all, fetch_one
+from sonet.storage.appview_index_records import repo_record_cids
+from sonet.storage.appview_index_state import save_cursor
+from sonet.storage.appview_steps import Steps
 
-__all__ = ["INDEXERS", "apply_events", "apply_op", "load_cursor", "save_cursor"]
+__all__ = ["INDEXERS", "apply_events", "apply_op"]
 
 INDEXERS: dict[str, RecordIndexer] = {
     ix.collection: ix
@@ -101,15 +103,7 @@ def _apply_snapshot(ctx: BatchContext, snap: RepoSnapshot) -> Steps[None]:
     if not (yield from note_commit(ctx, snap.did, snap.rev, snap.commit_cid)):
         ctx.stats["stale_commits"] += 1
         return
-    low, high = did_uri_range(snap.did)
-    current = {
-        str(uri): str(cid)
-        for uri, cid in (
-            yield from fetch_all(
-                "SELECT uri, cid FROM record WHERE uri >= ? AND uri < ?", low, high
-            )
-        )
-    }
+    current = yield from repo_record_cids(snap.did)
     for uri, write in snap.records.items():
         known = current.get(uri)
         if known == write.cid:
@@ -119,17 +113,6 @@ def _apply_snapshot(ctx: BatchContext, snap: RepoSnapshot) -> Steps[None]:
     for uri in current.keys() - snap.records.keys():
         did, collection, rkey = uri[5:].split("/", 2)
         yield from apply_op(ctx, RecordDelete(did, collection, rkey))
-
-
-def save_cursor(source: str, seq: int, now: str) -> Steps[None]:
-    """Persist the resume point of a firehose source."""
-    yield from execute(
-        "INSERT INTO ingest_cursor (source, seq, updated_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (source) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at",
-        source,
-        seq,
-        now,
-    )
 
 
 def apply_events(
@@ -153,9 +136,3 @@ def apply_events(
     yield from ctx.flush_counts()
     if cursor is not None:
         yield from save_cursor(cursor[0], cursor[1], now)
-
-
-def load_cursor(source: str) -> Steps[int | None]:
-    """The saved resume point of a firehose source, if any."""
-    row = yield from fetch_one("SELECT seq FROM ingest_cursor WHERE source = ?", source)
-    return None if row is None else int(row[0])

@@ -21,7 +21,9 @@ from sonet.appview.ingest.errors import SourceError
 from sonet.appview.ingest.indexer import Indexer
 from sonet.appview.ingest.repo_fetch import RepoFetcher
 from sonet.appview.ingest.times import now_iso
-from sonet.storage.appview_steps import execute, fetch_one, run_steps
+from sonet.storage.appview_index_actors import repo_rev
+from sonet.storage.appview_index_state import save_backfill_host
+from sonet.storage.appview_steps import run_steps
 from sonet.xrpc.client import XrpcClient
 from sonet.xrpc.errors import XRPCError
 
@@ -88,8 +90,8 @@ class Backfiller:
 
     async def _indexed_rev(self, did: str) -> str | None:
         async with self.indexer.db.read() as conn:
-            row = await run_steps(conn, fetch_one("SELECT repo_rev FROM actor WHERE did = ?", did))
-        return None if row is None or row[0] is None else str(row[0])
+            row = await run_steps(conn, repo_rev(did))
+        return None if row is None else row[0]
 
     async def index_repo(self, did: str) -> int:
         """Fetch, verify and index one repo now; returns its indexed record count."""
@@ -135,16 +137,7 @@ class Backfiller:
         await asyncio.gather(*(worker() for _ in range(max(1, self.concurrency))))
         report.seconds = time.monotonic() - started
         self._progress(report, len(todo), report.seconds)
-        await self.indexer.run(
-            execute(
-                "INSERT INTO backfill_host (host, repos_done, finished_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (host) DO UPDATE SET repos_done = excluded.repos_done, "
-                "finished_at = excluded.finished_at",
-                host,
-                report.indexed,
-                now_iso(),
-            )
-        )
+        await self.indexer.run(save_backfill_host(host, report.indexed, now_iso()))
         return report
 
     @staticmethod

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal
 
 from sonet.appview.search.documents import PostDocument
-from sonet.storage.appview_steps import Steps, execute_many, fetch_one
+from sonet.storage.appview_index_actors import save_repo_revs
+from sonet.storage.appview_index_notifications import any_thread_mute
+from sonet.storage.appview_index_state import AggTable, add_counts, count_value
+from sonet.storage.appview_steps import Steps
 
 __all__ = ["BatchContext", "IndexConfig"]
-
-AggTable = Literal["post_agg", "profile_agg"]
-_KEYS: dict[AggTable, str] = {"post_agg": "uri", "profile_agg": "did"}
 
 
 @dataclass(frozen=True)
@@ -59,28 +58,19 @@ class BatchContext:
 
     def count(self, table: AggTable, key: str, column: str) -> Steps[int]:
         """The current value of a count, including this batch's pending delta."""
-        row = yield from fetch_one(
-            f"SELECT {column} FROM {table} WHERE {_KEYS[table]} = ?",
-            key,
-        )
-        return (int(row[0]) if row else 0) + self.deltas.get((table, key, column), 0)
+        stored = yield from count_value(table, key, column)
+        return stored + self.deltas.get((table, key, column), 0)
 
     def any_thread_mutes(self) -> Steps[bool]:
         """Whether some account muted some thread (else notifications skip that check)."""
         if self.thread_mutes is None:
-            found = yield from fetch_one("SELECT 1 FROM thread_mute LIMIT 1")
-            self.thread_mutes = found is not None
+            self.thread_mutes = yield from any_thread_mute()
         return self.thread_mutes
 
     def flush_revs(self) -> Steps[None]:
         """Write the repo revs reached in this batch (creating new actors)."""
         rows = [(did, self.indexed_at, rev, cid) for did, (rev, cid) in self.repo_revs.items()]
-        yield from execute_many(
-            "INSERT INTO actor (did, indexed_at, repo_rev, repo_commit) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (did) DO UPDATE SET repo_rev = excluded.repo_rev, "
-            "repo_commit = excluded.repo_commit",
-            rows,
-        )
+        yield from save_repo_revs(rows)
 
     def flush_counts(self) -> Steps[None]:
         """Write the pending deltas (one upsert statement per table and column)."""
@@ -90,9 +80,4 @@ class BatchContext:
                 grouped.setdefault((table, column), []).append((key, delta))
         self.deltas.clear()
         for (table, column), rows in grouped.items():
-            key = _KEYS[table]
-            yield from execute_many(
-                f"INSERT INTO {table} ({key}, {column}) VALUES (?, ?) "
-                f"ON CONFLICT ({key}) DO UPDATE SET {column} = {table}.{column} + excluded.{column}",
-                rows,
-            )
+            yield from add_counts(table, column, rows)

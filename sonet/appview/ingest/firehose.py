@@ -17,9 +17,9 @@ from typing import Final
 import aiohttp
 from yarl import URL
 
-from sonet.appview.ingest.apply import load_cursor
 from sonet.appview.ingest.pipeline import IngestPipeline
 from sonet.relay.messages import MAX_FRAME_BYTES
+from sonet.storage.appview_index_state import load_cursor
 from sonet.storage.appview_steps import run_steps
 
 __all__ = ["FirehoseConsumer"]

@@ -14,7 +14,8 @@ from sonet.appview.ingest.context import BatchContext
 from sonet.appview.ingest.errors import InvalidRecordError
 from sonet.appview.ingest.events import RecordWrite, record_uri
 from sonet.appview.ingest.processor import IndexedRow, TableIndexer
-from sonet.storage.appview_steps import Steps, execute
+from sonet.storage.appview_index_records import set_post_flag
+from sonet.storage.appview_steps import Steps
 
 __all__ = ["PostgateIndexer", "ThreadgateIndexer"]
 
@@ -33,22 +34,15 @@ class _GateIndexer(TableIndexer):
     def values(self, write: RecordWrite) -> dict[str, Any]:
         return {"post_uri": write.value.get("post")}
 
-    def _flag(self, post_uri: str, on: bool) -> Steps[None]:
-        yield from execute(
-            f"UPDATE post SET {self.flag} = ? WHERE uri = ?",
-            on,
-            post_uri,
-        )
-
     def insert(self, ctx: BatchContext, write: RecordWrite) -> Steps[IndexedRow | None]:
         row = yield from super().insert(ctx, write)
-        yield from self._flag(str(write.value.get("post")), True)
+        yield from set_post_flag(self.flag, str(write.value.get("post")), True)
         return row
 
     def delete(self, ctx: BatchContext, uri: str) -> Steps[IndexedRow | None]:
         row = yield from super().delete(ctx, uri)
         if row is not None:
-            yield from self._flag(row["post_uri"], False)
+            yield from set_post_flag(self.flag, row["post_uri"], False)
         return row
 
 

@@ -9,16 +9,16 @@ actors whose handle must be (re)resolved are handed to ``on_handles``.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
-from sonet.appview.ingest.apply import apply_events, save_cursor
+from sonet.appview.ingest.apply import apply_events
 from sonet.appview.ingest.context import BatchContext, IndexConfig
 from sonet.appview.ingest.events import IndexEvent
 from sonet.appview.ingest.times import now_iso
 from sonet.appview.search.documents import PostDocument
+from sonet.storage.appview_index_state import save_cursor, tune_writer
 from sonet.storage.appview_steps import Steps, run_steps
 from sonet.storage.database import Database
 from sonet.storage.raw_sqlite import run_on_sqlite
@@ -78,18 +78,10 @@ class Indexer:
         the index turns most of them into reads."""
         if not self.db.is_sqlite:
             return
-        pragmas = (
-            f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}",
-            f"PRAGMA cache_size={-int(cache_mib) * 1024}",
-            f"PRAGMA mmap_size={int(mmap_mib) * 1024 * 1024}",
-        )
-
-        def tune(sq: sqlite3.Connection) -> None:
-            for pragma in pragmas:
-                sq.execute(pragma).fetchall()
-
         async with self.db.write() as conn:
-            await run_on_sqlite(conn, tune)
+            await run_on_sqlite(
+                conn, lambda sq: tune_writer(sq, wal_autocheckpoint, cache_mib, mmap_mib)
+            )
 
     async def run(self, steps: Steps[T]) -> T:
         """Run index steps in one write transaction."""

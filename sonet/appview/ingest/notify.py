@@ -12,7 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sonet.appview.ingest.context import BatchContext
-from sonet.storage.appview_steps import Steps, execute, execute_many, fetch_one
+from sonet.storage.appview_index_notifications import (
+    NotificationRow,
+    delete_notifications,
+    insert_notifications,
+    thread_muted,
+)
+from sonet.storage.appview_steps import Steps
 
 __all__ = ["Notif", "delete_notifs", "insert_notifs", "uri_did"]
 
@@ -37,19 +43,9 @@ class Notif:
     sort_at: str
 
 
-_MUTED = (
-    "SELECT 1 FROM thread_mute WHERE muted_by_did = ? AND root_uri = "
-    "(SELECT COALESCE(reply_root, uri) FROM post WHERE uri = ?)"
-)
-_INSERT = (
-    "INSERT INTO notification (did, record_uri, record_cid, author, reason, reason_subject, "
-    "sort_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-
-
 def insert_notifs(ctx: BatchContext, notifs: Iterable[Notif]) -> Steps[None]:
     """Write notifications, skipping self-notifications and those in muted threads."""
-    rows = []
+    rows: list[NotificationRow] = []
     for n in notifs:
         if n.did == n.author or not n.did:
             continue
@@ -58,17 +54,16 @@ def insert_notifs(ctx: BatchContext, notifs: Iterable[Notif]) -> Steps[None]:
             subject is not None
             and subject.startswith("at://")
             and (yield from ctx.any_thread_mutes())
+            and (yield from thread_muted(n.did, subject))
         ):
-            muted = yield from fetch_one(_MUTED, n.did, subject)
-            if muted is not None:
-                continue
+            continue
         rows.append(
             (n.did, n.record_uri, n.record_cid, n.author, n.reason, n.reason_subject, n.sort_at)
         )
-    yield from execute_many(_INSERT, rows)
+    yield from insert_notifications(rows)
 
 
 def delete_notifs(record_uris: Iterable[str]) -> Steps[None]:
     """Remove the notifications caused by these records."""
     for uri in record_uris:
-        yield from execute("DELETE FROM notification WHERE record_uri = ?", uri)
+        yield from delete_notifications(uri)

@@ -31,7 +31,21 @@ from sonet.appview.ingest.thread_rules import (
 )
 from sonet.appview.ingest.times import created_and_sort_at
 from sonet.appview.search.documents import PostDocument
-from sonet.storage.appview_steps import Steps, execute, execute_many, fetch_all, fetch_one
+from sonet.storage.appview_index_posts import (
+    delete_facets,
+    delete_quote,
+    delete_quotes_of,
+    insert_facets,
+    insert_post,
+    insert_quote,
+    mark_embedding_violation,
+    mark_reply,
+    replies_of,
+    reply_parent,
+    reply_state,
+    take_post,
+)
+from sonet.storage.appview_steps import Steps
 
 __all__ = ["REPLY_NOTIF_DEPTH", "PostIndexer"]
 
@@ -40,39 +54,6 @@ REPLY_NOTIF_DEPTH = 5
 """Replies notify ancestors fewer than this many levels up (the reference's depth)."""
 MAX_DESCENDANTS = 1000
 """Bound on the early-arrived replies looked at when a post is indexed (huge threads)."""
-
-_COLUMNS = (
-    "uri",
-    "cid",
-    "creator",
-    "text",
-    "reply_root",
-    "reply_root_cid",
-    "reply_parent",
-    "reply_parent_cid",
-    "embed_kind",
-    "media_kind",
-    "embed_uri",
-    "embed_cid",
-    "langs",
-    "tags",
-    "created_at",
-    "indexed_at",
-    "sort_at",
-)
-_INSERT = (
-    f"INSERT INTO post ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
-    "ON CONFLICT (uri) DO NOTHING"
-)
-_DELETED = (
-    "uri",
-    "cid",
-    "creator",
-    "reply_parent",
-    "embed_uri",
-    "violates_thread_gate",
-    "sort_at",
-)
 
 
 def _ref(value: Any, name: str) -> tuple[str | None, str | None]:
@@ -97,7 +78,7 @@ def _ancestors(uri: str, parent_uri: str | None) -> Steps[list[tuple[str, int]]]
     found = [(uri, 0)]
     current, height = parent_uri, 1
     while current is not None and height < REPLY_NOTIF_DEPTH:
-        row = yield from fetch_one("SELECT reply_parent FROM post WHERE uri = ?", current)
+        row = yield from reply_parent(current)
         if row is None:
             break
         found.append((current, height))
@@ -112,11 +93,7 @@ def _descendants(uri: str) -> Steps[list[tuple[str, str, str, str, int]]]:
     while level and depth <= REPLY_NOTIF_DEPTH and len(found) < MAX_DESCENDANTS:
         next_level: list[str] = []
         for parent in level:
-            rows = yield from fetch_all(
-                "SELECT uri, cid, creator, sort_at FROM post WHERE reply_parent = ? LIMIT ?",
-                parent,
-                MAX_DESCENDANTS - len(found),
-            )
+            rows = yield from replies_of(parent, MAX_DESCENDANTS - len(found))
             for r in rows:
                 found.append((str(r[0]), str(r[1]), str(r[2]), str(r[3]), depth))
                 next_level.append(str(r[0]))
@@ -141,25 +118,26 @@ class PostIndexer(RecordIndexer):
         facets = summarize_facets(v)
         raw_langs = v.get("langs")
         langs: list[Any] = raw_langs if isinstance(raw_langs, list) else []
-        inserted = yield from execute(
-            _INSERT,
-            uri,
-            write.cid,
-            creator,
-            v.get("text", ""),
-            root_uri,
-            root_cid,
-            parent_uri,
-            parent_cid,
-            embed.kind,
-            embed.media,
-            embed.record_uri,
-            embed.record_cid,
-            _json_list(langs),
-            _json_list(v.get("tags")),
-            created_at,
-            ctx.indexed_at,
-            sort_at,
+        inserted = yield from insert_post(
+            {
+                "uri": uri,
+                "cid": write.cid,
+                "creator": creator,
+                "text": v.get("text", ""),
+                "reply_root": root_uri,
+                "reply_root_cid": root_cid,
+                "reply_parent": parent_uri,
+                "reply_parent_cid": parent_cid,
+                "embed_kind": embed.kind,
+                "media_kind": embed.media,
+                "embed_uri": embed.record_uri,
+                "embed_cid": embed.record_cid,
+                "langs": _json_list(langs),
+                "tags": _json_list(v.get("tags")),
+                "created_at": created_at,
+                "indexed_at": ctx.indexed_at,
+                "sort_at": sort_at,
+            }
         )
         if not inserted:
             return None
@@ -178,20 +156,12 @@ class PostIndexer(RecordIndexer):
         gate = None
         if root_uri is not None and parent_uri is not None:
             gate = yield from load_record(gate_uri(root_uri, "app.bsky.feed.threadgate"))
-            parent = yield from fetch_one(
-                "SELECT reply_root, invalid_reply_root FROM post WHERE uri = ?", parent_uri
-            )
+            parent = yield from reply_state(parent_uri)
             invalid = invalid_reply_root(root_uri, parent_uri, parent)
             violates = yield from violates_thread_gate(creator, root_uri, gate)
             row["violates_thread_gate"] = violates
             if invalid or violates:
-                yield from execute(
-                    "UPDATE post SET invalid_reply_root = ?, violates_thread_gate = ? "
-                    "WHERE uri = ?",
-                    invalid,
-                    violates,
-                    uri,
-                )
+                yield from mark_reply(uri, invalid, violates)
         row["ancestors"] = yield from _ancestors(uri, parent_uri)
         row["descendants"] = yield from _descendants(uri)
         if root_uri is None and row["descendants"]:
@@ -227,11 +197,7 @@ class PostIndexer(RecordIndexer):
             *((uri, "link", link, sort_at) for link in links),
             *((uri, "tag", t, sort_at) for t in tags),
         ]
-        yield from execute_many(
-            'INSERT INTO post_facet (post_uri, kind, "value", sort_at) VALUES (?, ?, ?, ?) '
-            "ON CONFLICT DO NOTHING",
-            rows,
-        )
+        yield from insert_facets(rows)
 
     def _quote(
         self,
@@ -242,9 +208,7 @@ class PostIndexer(RecordIndexer):
         sort_at: str,
     ) -> Steps[None]:
         subject = str(row["embed_uri"])
-        added = yield from execute(
-            "INSERT INTO quote (uri, cid, creator, subject, subject_cid, created_at, indexed_at, "
-            "sort_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uri) DO NOTHING",
+        added = yield from insert_quote(
             write.uri,
             write.cid,
             write.did,
@@ -259,28 +223,19 @@ class PostIndexer(RecordIndexer):
         postgate = yield from load_record(gate_uri(subject, "app.bsky.feed.postgate"))
         if violates_embedding_rules(write.did, subject, postgate):
             row["violates_embedding_rules"] = True
-            yield from execute(
-                "UPDATE post SET violates_embedding_rules = ? WHERE uri = ?", True, write.uri
-            )
+            yield from mark_embedding_violation(write.uri)
 
     def delete(self, ctx: BatchContext, uri: str) -> Steps[IndexedRow | None]:
         yield from remove_feed_items("post_uri", uri)
-        found = yield from fetch_one(
-            f"SELECT {', '.join(_DELETED)} FROM post WHERE uri = ?",
-            uri,
-        )
-        if found is None:
+        row = yield from take_post(uri)
+        if row is None:
             return None
-        row = dict(zip(_DELETED, found, strict=True))
-        yield from execute("DELETE FROM post WHERE uri = ?", uri)
-        quotes = yield from execute("DELETE FROM quote WHERE subject = ?", uri)
+        quotes = yield from delete_quotes_of(uri)
         if quotes:
             ctx.bump("post_agg", uri, "quote_count", -quotes)
-        yield from execute("DELETE FROM post_facet WHERE post_uri = ?", uri)
-        if _is_post(row["embed_uri"]):
-            removed = yield from execute("DELETE FROM quote WHERE uri = ?", uri)
-            if removed:
-                ctx.bump("post_agg", row["embed_uri"], "quote_count", -1)
+        yield from delete_facets(uri)
+        if _is_post(row["embed_uri"]) and (yield from delete_quote(uri)):
+            ctx.bump("post_agg", row["embed_uri"], "quote_count", -1)
         ctx.post_docs[uri] = None
         return row
 

@@ -19,7 +19,19 @@ from sonet.appview.ingest.events import RecordWrite
 from sonet.appview.ingest.notify import Notif, delete_notifs, insert_notifs
 from sonet.appview.ingest.times import created_and_sort_at
 from sonet.repo import cbor
-from sonet.storage.appview_steps import Steps, execute, fetch_one
+from sonet.storage.appview_index_records import (
+    delete_duplicate,
+    delete_record_row,
+    find_uri,
+    insert_duplicate,
+    insert_record_row,
+    insert_row,
+    oldest_duplicate,
+    take_row,
+    update_duplicate,
+    update_record_row,
+)
+from sonet.storage.appview_steps import Steps
 
 __all__ = [
     "IndexedRow",
@@ -98,41 +110,17 @@ class TableIndexer(RecordIndexer):
 
     def insert(self, ctx: BatchContext, write: RecordWrite) -> Steps[IndexedRow | None]:
         row = self.row(ctx, write)
-        columns = ", ".join(row)
-        marks = ", ".join("?" * len(row))
-        inserted = yield from execute(
-            f'INSERT INTO "{self.table}" ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING',
-            *row.values(),
-        )
-        return row if inserted else None
+        return row if (yield from insert_row(self.table, row)) else None
 
     def delete(self, ctx: BatchContext, uri: str) -> Steps[IndexedRow | None]:
         columns = ("uri", "cid", "creator", "created_at", "indexed_at", "sort_at", *self.extra)
-        found = yield from fetch_one(
-            f'SELECT {", ".join(columns)} FROM "{self.table}" WHERE uri = ?',
-            uri,
-        )
-        if found is None:
-            return None
-        yield from execute(f'DELETE FROM "{self.table}" WHERE uri = ?', uri)
-        return dict(zip(columns, found, strict=True))
+        return (yield from take_row(self.table, uri, columns))
 
     def find_duplicate(self, ctx: BatchContext, write: RecordWrite) -> Steps[str | None]:
         if not self.unique_by:
             return None
         row = {"creator": write.did, **self.values(write)}
-        where = " AND ".join(f"{c} = ?" for c in self.unique_by)
-        found = yield from fetch_one(
-            f'SELECT uri FROM "{self.table}" WHERE {where}',
-            *(row[c] for c in self.unique_by),
-        )
-        return None if found is None else str(found[0])
-
-
-_INSERT_RECORD = (
-    "INSERT INTO record (uri, cid, did, data, indexed_at) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (uri) DO NOTHING"
-)
+        return (yield from find_uri(self.table, {c: row[c] for c in self.unique_by}))
 
 
 def _apply_notifs(
@@ -151,7 +139,7 @@ def _apply_notifs(
 def insert_record(ctx: BatchContext, ix: RecordIndexer, write: RecordWrite) -> Steps[None]:
     """Index a created record (a no-op if it is already indexed)."""
     uri = write.uri
-    yield from execute(_INSERT_RECORD, uri, write.cid, write.did, write.data, ctx.indexed_at)
+    yield from insert_record_row(uri, write.cid, write.did, write.data, ctx.indexed_at)
     inserted = yield from ix.insert(ctx, write)
     if inserted is not None:
         ix.count(ctx, inserted, 1)
@@ -159,37 +147,18 @@ def insert_record(ctx: BatchContext, ix: RecordIndexer, write: RecordWrite) -> S
         return
     original = yield from ix.find_duplicate(ctx, write)
     if original is not None and original != uri:
-        yield from execute(
-            "INSERT INTO duplicate_record (uri, cid, duplicate_of, indexed_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (uri) DO NOTHING",
-            uri,
-            write.cid,
-            original,
-            ctx.indexed_at,
-        )
+        yield from insert_duplicate(uri, write.cid, original, ctx.indexed_at)
 
 
 def update_record(ctx: BatchContext, ix: RecordIndexer, write: RecordWrite) -> Steps[None]:
     """Apply an updated record: replace its rows (insert it if it was never indexed)."""
     uri = write.uri
-    yield from execute(
-        "UPDATE record SET cid = ?, data = ?, indexed_at = ? WHERE uri = ?",
-        write.cid,
-        write.data,
-        ctx.indexed_at,
-        uri,
-    )
+    yield from update_record_row(uri, write.cid, write.data, ctx.indexed_at)
     original = yield from ix.find_duplicate(ctx, write)
     if original is not None and original != uri:
-        yield from execute(
-            "UPDATE duplicate_record SET cid = ?, duplicate_of = ?, indexed_at = ? WHERE uri = ?",
-            write.cid,
-            original,
-            ctx.indexed_at,
-            uri,
-        )
+        yield from update_duplicate(uri, write.cid, original, ctx.indexed_at)
     else:
-        yield from execute("DELETE FROM duplicate_record WHERE uri = ?", uri)
+        yield from delete_duplicate(uri)
     deleted = yield from ix.delete(ctx, uri)
     if deleted is None:
         yield from insert_record(ctx, ix, write)
@@ -204,22 +173,17 @@ def update_record(ctx: BatchContext, ix: RecordIndexer, write: RecordWrite) -> S
 
 def delete_record(ctx: BatchContext, ix: RecordIndexer, uri: str) -> Steps[None]:
     """Remove a deleted record; its oldest duplicate, if any, takes its place."""
-    yield from execute("DELETE FROM record WHERE uri = ?", uri)
-    yield from execute("DELETE FROM duplicate_record WHERE uri = ?", uri)
+    yield from delete_record_row(uri)
     deleted = yield from ix.delete(ctx, uri)
     if deleted is None:
         return
     ix.count(ctx, deleted, -1)
-    found = yield from fetch_one(
-        "SELECT d.uri, d.cid, r.data, d.indexed_at FROM duplicate_record d JOIN record r ON r.uri = d.uri "
-        "WHERE d.duplicate_of = ? ORDER BY d.indexed_at, d.uri LIMIT 1",
-        uri,
-    )
+    found = yield from oldest_duplicate(uri)
     inserted = None
     if found is not None:
-        dup_uri, dup_cid, data = str(found[0]), str(found[1]), bytes(found[2])
-        yield from execute("DELETE FROM duplicate_record WHERE uri = ?", dup_uri)
-        now, ctx.indexed_at = ctx.indexed_at, str(found[3])
+        dup_uri, dup_cid, data, dup_indexed_at = found
+        yield from delete_duplicate(dup_uri)
+        now, ctx.indexed_at = ctx.indexed_at, dup_indexed_at
         try:
             inserted = yield from ix.insert(ctx, _promoted(dup_uri, dup_cid, data))
         finally:

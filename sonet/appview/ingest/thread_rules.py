@@ -20,7 +20,9 @@ from typing import Any
 from sonet.appview.ingest.notify import uri_did
 from sonet.appview.ingest.post_content import summarize_facets
 from sonet.repo import cbor
-from sonet.storage.appview_steps import Row, Steps, fetch_one
+from sonet.storage.appview_index_posts import follows, listed
+from sonet.storage.appview_index_records import record_data
+from sonet.storage.appview_steps import Row, Steps
 
 __all__ = [
     "gate_uri",
@@ -42,10 +44,10 @@ def gate_uri(post_uri: str, gate_collection: str) -> str:
 
 def load_record(uri: str) -> Steps[dict[str, Any] | None]:
     """The stored record at ``uri``, decoded, or None."""
-    found = yield from fetch_one("SELECT data FROM record WHERE uri = ?", uri)
-    if found is None:
+    data = yield from record_data(uri)
+    if data is None:
         return None
-    value = cbor.decode(bytes(found[0]))
+    value = cbor.decode(data)
     return value if isinstance(value, dict) else None
 
 
@@ -72,27 +74,14 @@ def violates_thread_gate(replier: str, root_uri: str, gate: dict[str, Any] | Non
         root = yield from load_record(root_uri)
         if root is not None and replier in summarize_facets(root).mentions:
             return False
-    if "followerRule" in kinds:
-        found = yield from fetch_one(
-            "SELECT 1 FROM follow WHERE creator = ? AND subject_did = ?", replier, owner
-        )
-        if found is not None:
-            return False
-    if "followingRule" in kinds:
-        found = yield from fetch_one(
-            "SELECT 1 FROM follow WHERE creator = ? AND subject_did = ?", owner, replier
-        )
-        if found is not None:
-            return False
+    if "followerRule" in kinds and (yield from follows(replier, owner)):
+        return False
+    if "followingRule" in kinds and (yield from follows(owner, replier)):
+        return False
     for rule in rules:
-        if rule.get("$type") == _RULE + "listRule" and isinstance(rule.get("list"), str):
-            found = yield from fetch_one(
-                "SELECT 1 FROM list_item WHERE list_uri = ? AND subject_did = ?",
-                rule["list"],
-                replier,
-            )
-            if found is not None:
-                return False
+        target = rule.get("list") if rule.get("$type") == _RULE + "listRule" else None
+        if isinstance(target, str) and (yield from listed(target, replier)):
+            return False
     return True
 
 
