@@ -120,21 +120,29 @@ class Proxy:
         key = await self.ctx.accounts.signing_key(iss)
         return create_service_jwt(key, iss, aud, lxm)
 
+    async def pipethrough(self, request: web.Request, nsid: str) -> web.StreamResponse:
+        """Pass a query a local handler cannot answer (``repo.getRecord`` of a repo hosted
+        elsewhere) on to its ``atproto-proxy`` target or default service, without service auth,
+        and answer what that service answers (the reference's ``pipethrough``)."""
+        target = await self.target(request, nsid)
+        return await self.forward(request, target, iss=None, lxm=nsid, body=None)
+
     async def forward(
         self,
         request: web.Request,
         target: ProxyTarget,
         *,
-        iss: str,
+        iss: str | None,
         lxm: str,
         body: bytes | None,
         headers: CIMultiDict[str] | None = None,
     ) -> web.StreamResponse:
-        """Send ``request`` (method, path and query, ``body``) to ``target`` as ``iss`` and
-        stream the answer back, with ``headers`` added to it."""
-        token = await self.service_token(iss, target.did, lxm)
+        """Send ``request`` (method, path and query, ``body``) to ``target`` as ``iss`` (no
+        service auth without one) and stream the answer back, with ``headers`` added to it."""
         outgoing = self._request_headers(request, body is not None)
-        outgoing["Authorization"] = f"Bearer {token}"
+        if iss is not None:
+            token = await self.service_token(iss, target.did, lxm)
+            outgoing["Authorization"] = f"Bearer {token}"
         url = URL(target.url).origin().join(request.rel_url)
         try:
             async with self.ctx.http.session().request(

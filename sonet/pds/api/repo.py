@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal
 
+from aiohttp import web
+
 from sonet.identity.did_doc import handle_from_doc
 from sonet.identity.errors import IdentityError
 from sonet.pds.context import PdsContext
 from sonet.pds.errors import InvalidRecordError
+from sonet.pds.proxy import get_proxy
 from sonet.pds.repo_import import RepoImporter
 from sonet.pds.repo_service import CommitResult, WriteResult
 from sonet.pds.repo_writes import NO_SWAP, WriteRequest, prepare_write
@@ -194,13 +197,17 @@ class RepoApi:
             return None
         return row
 
-    async def get_record(self, hctx: Query) -> dict[str, Any]:
+    async def get_record(self, hctx: Query) -> dict[str, Any] | web.StreamResponse:
         """com.atproto.repo.getRecord (``cid``: only if that is the current version); a
-        taken-down record is not found."""
+        taken-down record is not found. A repo not hosted (or not active) here is asked of the
+        AppView, as the reference PDS does, when one is configured."""
         p = hctx.params
         account = await self._hosted(p["repo"])
         if account is None:
-            raise InvalidRequestError("Could not locate record")
+            proxy = get_proxy(self.ctx)
+            if proxy.services.appview is None:
+                raise InvalidRequestError("Could not locate record")
+            return await proxy.pipethrough(hctx.request, hctx.nsid)
         uri = f"at://{account.did}/{p['collection']}/{p['rkey']}"
         async with self.ctx.db.read() as conn:
             row = await self.ctx.repos.store.get_record(
