@@ -10,7 +10,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sonet.storage.appview_read_sql import Row, Steps, by_key, decode_record, fetch_in, flag
+from sonet.storage.appview_read_sql import (
+    Row,
+    Steps,
+    by_key,
+    decode_record,
+    fetch_in,
+    fetch_in_union,
+    flag,
+)
 
 __all__ = [
     "GateRow",
@@ -111,7 +119,8 @@ class LikeRow:
 _POSTS = (
     "SELECT p.uri, p.cid, p.creator, r.data, p.reply_root, p.reply_parent, p.embed_uri, "
     "p.violates_thread_gate, p.violates_embedding_rules, p.has_thread_gate, p.has_post_gate, "
-    "p.sort_at FROM post p JOIN record r ON r.uri = p.uri "
+    "p.sort_at, a.like_count, a.repost_count, a.reply_count, a.quote_count "
+    "FROM post p JOIN record r ON r.uri = p.uri LEFT JOIN post_agg a ON a.uri = p.uri "
     "WHERE p.uri IN ({marks}) AND r.takedown_ref IS NULL"
 )
 
@@ -133,10 +142,16 @@ def _post(r: Row) -> PostRow:
     )
 
 
-def posts(uris: Iterable[str]) -> Steps[dict[str, PostRow]]:
-    """The indexed, visible posts among ``uris``."""
+def posts(uris: Iterable[str]) -> Steps[tuple[dict[str, PostRow], dict[str, PostAgg]]]:
+    """The indexed, visible posts among ``uris``, and the counts of those that have any (one
+    statement)."""
     rows = yield from fetch_in(_POSTS, uris)
-    return by_key(rows, _post)
+    aggs = {
+        str(r[0]): PostAgg(int(r[12]), int(r[13]), int(r[14]), int(r[15]))
+        for r in rows
+        if r[12] is not None
+    }
+    return by_key(rows, _post), aggs
 
 
 def post_aggs(uris: Iterable[str]) -> Steps[dict[str, PostAgg]]:
@@ -149,24 +164,34 @@ def post_aggs(uris: Iterable[str]) -> Steps[dict[str, PostAgg]]:
     return by_key(rows, lambda r: PostAgg(int(r[1]), int(r[2]), int(r[3]), int(r[4])))
 
 
+_VIEWER_STATE = (
+    'SELECT 0, subject, uri FROM "like" WHERE creator = ? AND subject IN ({marks})',
+    "SELECT 1, subject, uri FROM repost WHERE creator = ? AND subject IN ({marks})",
+    "SELECT 2, root_uri, root_uri FROM thread_mute WHERE muted_by_did = ? "
+    "AND root_uri IN ({marks})",
+)
+
+
 def post_viewers(
     viewer: str, uris: Iterable[str], roots: dict[str, str]
 ) -> Steps[dict[str, PostViewer]]:
     """The viewer's like/repost of each of ``uris``; ``roots`` maps a post to its thread root
-    (for thread mutes)."""
+    (for thread mutes). One statement."""
     wanted = list(dict.fromkeys(uris))
-    liked = yield from records_by("like", viewer, wanted)
-    reposted = yield from records_by("repost", viewer, wanted)
-    muted = {
-        str(r[0])
-        for r in (
-            yield from fetch_in(
-                "SELECT root_uri FROM thread_mute WHERE muted_by_did = ? AND root_uri IN ({marks})",
-                set(roots.values()),
-                viewer,
-            )
-        )
-    }
+    liked: dict[str, str] = {}
+    reposted: dict[str, str] = {}
+    muted: set[str] = set()
+    like, repost, mute = _VIEWER_STATE
+    rows = yield from fetch_in_union(
+        [(like, (viewer,), wanted), (repost, (viewer,), wanted), (mute, (viewer,), roots.values())]
+    )
+    for kind, subject, uri in rows:
+        if kind == 0:
+            liked[str(subject)] = str(uri)
+        elif kind == 1:
+            reposted[str(subject)] = str(uri)
+        else:
+            muted.add(str(subject))
     return {
         uri: PostViewer(liked.get(uri), reposted.get(uri), roots.get(uri, uri) in muted)
         for uri in wanted

@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sonet.storage.appview_read_sql import Row, Steps, chunks, fetch_all, fetch_in, flag, marks
+from sonet.storage.appview_read_sql import (
+    Row,
+    Steps,
+    chunks,
+    fetch_all,
+    fetch_in,
+    fetch_in_union,
+    marks,
+    padded,
+)
 
 __all__ = [
     "KnownFollowers",
@@ -58,88 +67,55 @@ class KnownFollowers:
     dids: list[str] = field(default_factory=list)
 
 
+_LIST_BLOCK = "FROM list_block lb JOIN list_item li ON li.list_uri = lb.subject_uri "
+_RELATIONS = (
+    "SELECT 0, uri, subject_did, 0 FROM follow WHERE creator = ? AND subject_did IN ({marks})",
+    "SELECT 1, uri, creator, 0 FROM follow WHERE subject_did = ? AND creator IN ({marks})",
+    "SELECT 2, uri, subject_did, 0 FROM actor_block WHERE creator = ? AND subject_did IN ({marks})",
+    "SELECT 3, uri, creator, 0 FROM actor_block WHERE subject_did = ? AND creator IN ({marks})",
+    f"SELECT 4, lb.subject_uri, li.subject_did, 0 {_LIST_BLOCK}"
+    "WHERE lb.creator = ? AND li.subject_did IN ({marks})",
+    f"SELECT 5, lb.subject_uri, lb.creator, 0 {_LIST_BLOCK}"
+    "WHERE li.subject_did = ? AND lb.creator IN ({marks})",
+    "SELECT 6, NULL, subject_did, CASE WHEN only_reposts THEN 1 ELSE 0 END "
+    "+ CASE WHEN only_quoteposts THEN 2 ELSE 0 END FROM mute "
+    "WHERE muted_by_did = ? AND subject_did IN ({marks})",
+    "SELECT 7, lm.list_uri, li.subject_did, 0 FROM list_mute lm "
+    "JOIN list_item li ON li.list_uri = lm.list_uri "
+    "WHERE lm.muted_by_did = ? AND li.subject_did IN ({marks})",
+)
+"""What a viewer's relationship to actors is made of, one ``(kind, uri, did, mute flags)``
+query each, sent together: follows either way, blocks either way (direct and through a
+list), mutes (flags 1: reposts only, 2: quote posts only) and mutes through a list."""
+_RELATION_FIELDS = (
+    "following",
+    "followed_by",
+    "blocking",
+    "blocked_by",
+    "blocking_by_list",
+    "blocked_by_list",
+)
+
+
 def relations(viewer: str, dids: Iterable[str]) -> Steps[dict[str, Relation]]:
-    """The viewer's relationship to each of ``dids`` (none at all to itself)."""
+    """The viewer's relationship to each of ``dids`` (none at all to itself), read in one
+    statement."""
     given = list(dict.fromkeys(dids))
     wanted = [d for d in given if d != viewer]
     found = {d: Relation() for d in given}
     if not wanted:
         return found
-    for uri, did in (
-        yield from fetch_in(
-            "SELECT uri, subject_did FROM follow WHERE creator = ? AND subject_did IN ({marks})",
-            wanted,
-            viewer,
-        )
-    ):
-        found[did].following = uri
-    for uri, did in (
-        yield from fetch_in(
-            "SELECT uri, creator FROM follow WHERE subject_did = ? AND creator IN ({marks})",
-            wanted,
-            viewer,
-        )
-    ):
-        found[did].followed_by = uri
-    for uri, did in (
-        yield from fetch_in(
-            "SELECT uri, subject_did FROM actor_block WHERE creator = ? "
-            "AND subject_did IN ({marks})",
-            wanted,
-            viewer,
-        )
-    ):
-        found[did].blocking = uri
-    for uri, did in (
-        yield from fetch_in(
-            "SELECT uri, creator FROM actor_block WHERE subject_did = ? AND creator IN ({marks})",
-            wanted,
-            viewer,
-        )
-    ):
-        found[did].blocked_by = uri
-    for list_uri, did in (
-        yield from fetch_in(
-            "SELECT lb.subject_uri, li.subject_did FROM list_block lb "
-            "JOIN list_item li ON li.list_uri = lb.subject_uri "
-            "WHERE lb.creator = ? AND li.subject_did IN ({marks})",
-            wanted,
-            viewer,
-        )
-    ):
-        found[did].blocking_by_list = list_uri
-    for list_uri, did in (
-        yield from fetch_in(
-            "SELECT lb.subject_uri, lb.creator FROM list_block lb "
-            "JOIN list_item li ON li.list_uri = lb.subject_uri "
-            "WHERE li.subject_did = ? AND lb.creator IN ({marks})",
-            wanted,
-            viewer,
-        )
-    ):
-        found[did].blocked_by_list = list_uri
-    for did, only_reposts, only_quoteposts in (
-        yield from fetch_in(
-            "SELECT subject_did, only_reposts, only_quoteposts FROM mute "
-            "WHERE muted_by_did = ? AND subject_did IN ({marks})",
-            wanted,
-            viewer,
-        )
-    ):
+    rows = yield from fetch_in_union([(sql, (viewer,), wanted) for sql in _RELATIONS])
+    for kind, uri, did, mute in rows:
         rel = found[did]
-        rel.muted_only_reposts = flag(only_reposts)
-        rel.muted_only_quoteposts = flag(only_quoteposts)
-        rel.muted = not (rel.muted_only_reposts or rel.muted_only_quoteposts)
-    for list_uri, did in (
-        yield from fetch_in(
-            "SELECT lm.list_uri, li.subject_did FROM list_mute lm "
-            "JOIN list_item li ON li.list_uri = lm.list_uri "
-            "WHERE lm.muted_by_did = ? AND li.subject_did IN ({marks})",
-            wanted,
-            viewer,
-        )
-    ):
-        found[did].muted_by_list = list_uri
+        if kind < 6:
+            setattr(rel, _RELATION_FIELDS[kind], uri)
+        elif kind == 6:
+            rel.muted_only_reposts = bool(mute & 1)
+            rel.muted_only_quoteposts = bool(mute & 2)
+            rel.muted = not (rel.muted_only_reposts or rel.muted_only_quoteposts)
+        else:
+            rel.muted_by_list = uri
     return found
 
 
@@ -151,20 +127,20 @@ def block_pairs(dids: Iterable[str]) -> Steps[set[frozenset[str]]]:
     pairs: set[frozenset[str]] = set()
     found: list[Row] = []
     for batch in chunks(wanted):
-        inner = marks(len(batch))
-        outer = marks(len(wanted))
+        inner = padded(batch)
+        outer = padded(wanted)
+        lists = f"{marks(len(inner))}) AND {{col}} IN ({marks(len(outer))})"
         found += yield from fetch_all(
-            f"SELECT creator, subject_did FROM actor_block WHERE creator IN ({inner}) "
-            f"AND subject_did IN ({outer})",
-            *batch,
-            *wanted,
-        )
-        found += yield from fetch_all(
-            "SELECT lb.creator, li.subject_did FROM list_block lb "
-            "JOIN list_item li ON li.list_uri = lb.subject_uri "
-            f"WHERE lb.creator IN ({inner}) AND li.subject_did IN ({outer})",
-            *batch,
-            *wanted,
+            "SELECT creator, subject_did FROM actor_block WHERE creator IN ("
+            + lists.format(col="subject_did")
+            + " UNION ALL SELECT lb.creator, li.subject_did "
+            + _LIST_BLOCK
+            + "WHERE lb.creator IN ("
+            + lists.format(col="li.subject_did"),
+            *inner,
+            *outer,
+            *inner,
+            *outer,
         )
     members = set(wanted)
     for creator, subject in found:

@@ -37,6 +37,7 @@ from sonet.storage.database import Database
 
 __all__ = [
     "IN_CHUNK",
+    "Branch",
     "Keyset",
     "Page",
     "Reader",
@@ -48,10 +49,12 @@ __all__ = [
     "execute",
     "fetch_all",
     "fetch_in",
+    "fetch_in_union",
     "fetch_one",
     "flag",
     "keyset_sql",
     "marks",
+    "padded",
     "run_read",
     "run_write",
     "to_page",
@@ -61,11 +64,21 @@ T = TypeVar("T")
 
 IN_CHUNK = 500
 """Largest ``IN (...)`` list sent in one statement."""
+MAX_PARAMS = 8000
+"""Most parameters :func:`fetch_in_union` sends in one statement (both databases allow 32k)."""
 
 
 def marks(n: int) -> str:
     """``?, ?, ...`` for ``n`` parameters."""
     return ", ".join("?" * n)
+
+
+def padded(batch: list[str]) -> list[str]:
+    """``batch`` (not empty) grown to the next power of two by repeating its last value: an
+    ``IN`` list means the same, and a query then has a few distinct texts instead of one per
+    length, so the prepared-statement caches (sqlite3's, asyncpg's) keep hitting."""
+    size = 1 << (len(batch) - 1).bit_length()
+    return batch + [batch[-1]] * (size - len(batch))
 
 
 def chunks(values: Iterable[str], size: int = IN_CHUNK) -> Iterator[list[str]]:
@@ -85,7 +98,34 @@ def fetch_in(sql: str, values: Iterable[str], *before: Any) -> Steps[list[Row]]:
     chunks); ``before`` are the parameters that precede the list."""
     found: list[Row] = []
     for batch in chunks(values):
+        batch = padded(batch)
         found.extend((yield from fetch_all(sql.format(marks=marks(len(batch))), *before, *batch)))
+    return found
+
+
+Branch = tuple[str, Sequence[Any], Iterable[str]]
+"""One query of :func:`fetch_in_union`: SQL with one ``{marks}`` ``IN`` list, the parameters
+before the list, and the list's values."""
+
+
+def fetch_in_union(branches: Sequence[Branch]) -> Steps[list[Row]]:
+    """The rows of several ``IN``-list queries (with the same columns), sent as ``UNION ALL``
+    statements of at most :data:`MAX_PARAMS` parameters: one round trip instead of one per
+    query. Branches with an empty list are left out."""
+    parts: list[tuple[str, list[Any]]] = []
+    for sql, before, values in branches:
+        for batch in chunks(values):
+            batch = padded(batch)
+            parts.append((sql.format(marks=marks(len(batch))), [*before, *batch]))
+    found: list[Row] = []
+    while parts:
+        take, size = 1, len(parts[0][1])
+        while take < len(parts) and size + len(parts[take][1]) <= MAX_PARAMS:
+            size += len(parts[take][1])
+            take += 1
+        group, parts = parts[:take], parts[take:]
+        sql = " UNION ALL ".join(q for q, _ in group)
+        found.extend((yield from fetch_all(sql, *(p for _, params in group for p in params))))
     return found
 
 

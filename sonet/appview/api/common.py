@@ -31,6 +31,7 @@ __all__ = [
     "resolve_did",
     "resolve_dids",
     "resolve_uri",
+    "set_repo_rev",
     "unpack_cursor",
     "with_cursor",
 ]
@@ -82,7 +83,11 @@ async def add_repo_rev(ctx: AppviewContext, hc: HandlerContext[Any], viewer: str
     so the PDS can tell which of the viewer's own writes the response reflects."""
     if viewer is None:
         return
-    rev = await hydrate(ctx, repo_rev(viewer))
+    set_repo_rev(hc, await hydrate(ctx, repo_rev(viewer)))
+
+
+def set_repo_rev(hc: HandlerContext[Any], rev: str | None) -> None:
+    """Send ``rev`` as ``Atproto-Repo-Rev`` (when known)."""
     if rev:
         hc.response_headers["Atproto-Repo-Rev"] = rev
 

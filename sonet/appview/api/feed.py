@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sonet.appview.api.auth import ViewerAuth
 from sonet.appview.api.common import (
     add_repo_rev,
     clearly_bad_cursor,
@@ -21,6 +20,7 @@ from sonet.appview.api.common import (
     pack_cursor,
     resolve_did,
     resolve_uri,
+    set_repo_rev,
     unpack_cursor,
     with_cursor,
 )
@@ -44,11 +44,11 @@ from sonet.appview.views.state import HydrationState
 from sonet.appview.views.threads import thread_view
 from sonet.storage import appview_read_feeds as feeds_sql
 from sonet.storage import appview_read_posts as posts_sql
-from sonet.storage.appview_read_actors import actors
+from sonet.storage.appview_read_actors import actors, repo_rev
 from sonet.storage.appview_read_feeds import FeedItemRef
 from sonet.storage.appview_read_graph import actor_feeds_page
 from sonet.storage.appview_read_relations import block_pairs
-from sonet.storage.appview_read_sql import Steps
+from sonet.storage.appview_read_sql import Page, Steps
 from sonet.xrpc.context import HandlerContext
 from sonet.xrpc.errors import InvalidRequestError
 from sonet.xrpc.router import XrpcRouter
@@ -115,10 +115,17 @@ class FeedApi:
         if clearly_bad_cursor(cursor):
             return {"feed": []}
 
+        revs: list[str | None] = []
+
+        def hydration(st: HydrationState, page: Page[FeedItemRef]) -> Steps[None]:
+            yield from hydrate_feed_items(st, page.items)
+            if not revs:  # the viewer's repo revision, read in the same hop
+                revs.append((yield from repo_rev(viewer)))
+
         async def fetch(cur: str | None, n: int) -> tuple[list[Out], str | None]:
             st = new_state(self.ctx, viewer)
             page, _ = await self.ctx.timeline.page(
-                viewer, n, unpack_cursor(cur), lambda p: hydrate_feed_items(st, p.items)
+                viewer, n, unpack_cursor(cur), lambda p: hydration(st, p)
             )
             items = [FeedItem.of(r) for r in page.items]
             feed = [
@@ -129,7 +136,7 @@ class FeedApi:
             return feed, pack_cursor(page.next)
 
         feed, next_cursor = await fill_page(fetch, cursor, limit)
-        await add_repo_rev(self.ctx, hc, viewer)
+        set_repo_rev(hc, revs[0] if revs else None)
         return with_cursor({"feed": feed}, next_cursor)
 
     async def get_author_feed(self, hc: HandlerContext[str | None]) -> Out:
@@ -398,7 +405,7 @@ class FeedApi:
 
 def register(router: XrpcRouter, ctx: AppviewContext) -> None:
     """Serve the ``app.bsky.feed`` reads."""
-    api, auth = FeedApi(ctx), ViewerAuth(ctx.auth)
+    api, auth = FeedApi(ctx), ctx.viewer_auth
     required, optional = auth.required(), auth.optional()
     feed = "app.bsky.feed."
     router.query(feed + "getTimeline", api.get_timeline, auth=required)

@@ -135,9 +135,15 @@ def hydrate_starter_packs(state: HydrationState, uris: Iterable[str | None]) -> 
 
 
 def _load_posts(state: HydrationState, uris: Iterable[str | None]) -> Steps[list[str]]:
-    """Load the posts not loaded yet; returns those of ``uris`` that are indexed."""
+    """Load the posts not loaded yet, with their counts; returns those of ``uris`` that are
+    indexed."""
     wanted = list(dict.fromkeys(u for u in uris if u is not None))
-    state.posts.update((yield from posts_sql.posts(_new(state, "post", wanted))))
+    new = _new(state, "post", wanted)
+    if new:
+        found, aggs = yield from posts_sql.posts(new)
+        state.posts.update(found)
+        state.post_aggs.update(aggs)
+        state.looked_up.update(f"post_agg:{u}" for u in new)
     return [u for u in wanted if u in state.posts]
 
 
@@ -167,8 +173,11 @@ def _post_blocks(state: HydrationState, uris: Sequence[str]) -> Steps[None]:
         )
 
 
-def hydrate_posts(state: HydrationState, uris: Iterable[str]) -> Steps[None]:
-    """Posts and everything their views show."""
+def hydrate_posts(
+    state: HydrationState, uris: Iterable[str], profiles: Iterable[str] = ()
+) -> Steps[None]:
+    """Posts and everything their views show; the actors in ``profiles`` are hydrated with the
+    posts' authors."""
     layer0 = yield from _load_posts(state, uris)
     roots = {u: state.posts[u].reply_root or u for u in layer0}
     embeds1 = _collection_uris(_embed_uris(state, layer0), "app.bsky.feed.post")
@@ -205,33 +214,40 @@ def hydrate_posts(state: HydrationState, uris: Iterable[str]) -> Steps[None]:
             (yield from posts_sql.post_viewers(state.viewer, viewed, thread_roots))
         )
     yield from _post_blocks(state, all_posts)
-    yield from hydrate_profiles(state, (state.posts[u].creator for u in all_posts))
+    yield from hydrate_profiles(state, [*(state.posts[u].creator for u in all_posts), *profiles])
+
+
+def _load_reposts(state: HydrationState, uris: Iterable[str]) -> Steps[list[str]]:
+    """Load the reposts not loaded yet; returns the DIDs of their authors."""
+    found = yield from posts_sql.reposts(_new(state, "repost", uris))
+    state.reposts.update(found)
+    return [r.creator for r in found.values()]
 
 
 def hydrate_reposts(state: HydrationState, uris: Iterable[str]) -> Steps[None]:
     """Reposts and their authors."""
-    new = _new(state, "repost", uris)
-    found = yield from posts_sql.reposts(new)
-    state.reposts.update(found)
-    yield from hydrate_profiles(state, (r.creator for r in found.values()))
+    yield from hydrate_profiles(state, (yield from _load_reposts(state, uris)))
 
 
 def hydrate_feed_items(state: HydrationState, items: Sequence[FeedItemRef]) -> Steps[None]:
-    """Feed items: their posts, reply roots and parents, reposts and grandparent authors."""
+    """Feed items: their posts, reply roots and parents, reposts and grandparent authors (the
+    reply context is loaded first so that every profile is hydrated at once)."""
     yield from _load_posts(state, (i.post for i in items))
     context: list[str] = []
     for item in items:
         post = state.posts.get(item.post)
         if post is not None and post.reply_parent and post.reply_root:
             context += [post.reply_root, post.reply_parent]
-    yield from hydrate_posts(state, [*(i.post for i in items), *context])
+    yield from _load_posts(state, context)
     grandparents = [
         uri_did(gp)
         for uri in context
         if (p := state.posts.get(uri)) is not None and (gp := p.reply_parent)
     ]
-    yield from hydrate_profiles(state, grandparents)
-    yield from hydrate_reposts(state, (i.repost for i in items if i.repost))
+    reposters = yield from _load_reposts(state, (i.repost for i in items if i.repost))
+    yield from hydrate_posts(
+        state, [*(i.post for i in items), *context], [*grandparents, *reposters]
+    )
 
 
 def hydrate_thread(state: HydrationState, uris: Sequence[str]) -> Steps[None]:
