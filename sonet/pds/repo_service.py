@@ -26,7 +26,7 @@ from sonet.repo.car import car_bytes
 from sonet.repo.cid import CID
 from sonet.repo.commit import Commit, sign_commit
 from sonet.repo.mst import MST
-from sonet.repo.mst_diff import diff_trees
+from sonet.repo.mst_diff import removed_nodes
 from sonet.repo.mst_proof import RepoOp, commit_proof_blocks
 from sonet.storage.database import Database
 from sonet.storage.pds_repo_store import CommitWrite, RepoRoot, RepoStore
@@ -180,9 +180,7 @@ class RepoService:
                 lambda: self._apply(state.tree, prepared), state.blocks, fetch
             )
             new_nodes = await run_filled(lambda: dict(tree.new_blocks()), state.blocks, fetch)
-            removed = await run_filled(
-                lambda: diff_trees(state.tree, tree).removed_nodes, state.blocks, fetch
-            )
+            removed = await run_filled(lambda: removed_nodes(state.tree, tree), state.blocks, fetch)
             rev = next_rev(state.root.rev)
             commit = sign_commit(did, tree.root_cid, rev, key)
             commit_cid, commit_block = commit.to_block()

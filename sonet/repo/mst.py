@@ -93,6 +93,11 @@ class MST:
             self.touched[child] = node.block
         return node
 
+    @property
+    def root_child(self) -> Child:
+        """The root as held: a node in memory, a CID still to load, or None (empty)."""
+        return self._root
+
     def root_node(self) -> Node:
         """The root node (loading it if needed)."""
         return self.load_child(self._root, None)

@@ -111,7 +111,7 @@ def commit_proof_blocks(
     def work(tree: MST) -> None:
         for op in ops:
             _cover(tree, tree.root_node(), op.path)
-        _ = invert_ops(tree, ops).root_cid
+        invert_ops(tree, ops)  # reads every block inverting needs; its root is not wanted
 
     if tree is not None and tree.root_cid == new_root:
         tracked = tree.tracking()

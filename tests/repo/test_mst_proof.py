@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sonet.repo.blockstore import MemoryBlockstore, RecordingBlockSource
 from sonet.repo.cid import CID, cid_for_cbor, parse_cid
 from sonet.repo.mst import MST
-from sonet.repo.mst_diff import diff_trees
+from sonet.repo.mst_diff import diff_trees, removed_nodes
 from sonet.repo.mst_proof import (
     ProofError,
     RepoOp,
@@ -244,3 +244,31 @@ def test_diff_applied_to_old_gives_new(before: dict[str, int], after: dict[str, 
     old_cids = {c for c, _ in MST.from_items(old.items()).new_blocks()}
     assert set(d.new_nodes) == new_cids - old_cids
     assert d.removed_nodes == old_cids - new_cids
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    before=st.dictionaries(key_text, st.integers(0, 3), max_size=60),
+    writes=st.lists(st.tuples(key_text, st.integers(-1, 3)), max_size=8),
+    persist=st.booleans(),
+)
+def test_removed_nodes_of_derived_tree(
+    before: dict[str, int], writes: list[tuple[str, int]], persist: bool
+) -> None:
+    """Nodes a put/delete history drops are exactly the old nodes the new tree lacks."""
+
+    def cid(n: int) -> CID:
+        return cid_for_cbor(bytes([n]))
+
+    built = MST.from_items((f"coll/{k}", cid(v)) for k, v in before.items())
+    store = MemoryBlockstore(built.new_blocks())
+    old = MST.load(store, built.root_cid) if persist else built
+    new = old
+    for key, value in writes:
+        if value >= 0:
+            new = new.put(f"coll/{key}", cid(value))
+        elif f"coll/{key}" in new:
+            new = new.delete(f"coll/{key}")
+    new_cids = {c for c, _ in MST.from_items(new.items()).new_blocks()}
+    old_cids = {c for c, _ in MST.from_items(old.items()).new_blocks()}
+    assert removed_nodes(old, new) == old_cids - new_cids
