@@ -19,7 +19,7 @@ from typing import Any, Final
 from aiohttp import web
 from redis.asyncio import Redis
 
-from sonet.appview.api.auth import key_resolver
+from sonet.appview.api.auth import ViewerAuth, key_resolver
 from sonet.appview.api.context import AppviewContext
 from sonet.appview.config import AppviewConfig
 from sonet.appview.images import ImageService, ImageUrls
@@ -104,6 +104,7 @@ async def create_appview(
         timeline=TimelineReader(
             reader, config.fanout_threshold, cache, cache_ttl=config.timeline_cache_ttl
         ),
+        viewer_auth=ViewerAuth(auth),
         search=search,
     )
     if redis is not None:

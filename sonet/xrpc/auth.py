@@ -35,6 +35,7 @@ __all__ = [
     "ServiceCredentials",
     "basic_credentials",
     "bearer_token",
+    "mark_private",
     "parse_authorization",
 ]
 
@@ -119,7 +120,7 @@ def basic_credentials(request: web.Request) -> tuple[str, str] | None:
     return (username, password) if colon else None
 
 
-def _mark_private(ctx: HandlerContext[Any]) -> None:
+def mark_private(ctx: HandlerContext[Any]) -> None:
     """Responses that depend on credentials must not be cached by shared caches."""
     ctx.response_headers["Cache-Control"] = "private"
     if "Authorization" not in ctx.response_headers.getall("Vary", []):
@@ -153,7 +154,7 @@ class AuthVerifiers:
         """A session access token with one of ``scopes``."""
 
         async def verify(ctx: HandlerContext[Any]) -> AccessCredentials:
-            _mark_private(ctx)
+            mark_private(ctx)
             parsed = parse_authorization(ctx.request)
             if parsed is None:
                 raise AuthRequiredError(None, "AuthMissing")
@@ -168,7 +169,7 @@ class AuthVerifiers:
         """A session refresh token (``allow_expired`` for revoking an expired session)."""
 
         async def verify(ctx: HandlerContext[Any]) -> RefreshCredentials:
-            _mark_private(ctx)
+            mark_private(ctx)
             token = bearer_token(ctx.request)
             if token is None:
                 raise AuthRequiredError(None, "AuthMissing")
@@ -182,7 +183,7 @@ class AuthVerifiers:
         """HTTP Basic ``admin:<admin password>``."""
 
         async def verify(ctx: HandlerContext[Any]) -> AdminCredentials:
-            _mark_private(ctx)
+            mark_private(ctx)
             credentials = basic_credentials(ctx.request)
             expected = self.admin_password
             if credentials is None or not expected:
@@ -202,7 +203,7 @@ class AuthVerifiers:
         ``check_lxm`` is off), optionally only from ``issuers`` (``did`` or ``did#service``)."""
 
         async def verify(ctx: HandlerContext[Any]) -> ServiceCredentials:
-            _mark_private(ctx)
+            mark_private(ctx)
             token = bearer_token(ctx.request)
             if token is None:
                 raise AuthRequiredError("missing jwt", "MissingJwt")
@@ -254,7 +255,7 @@ class AuthVerifiers:
 
         async def verify(ctx: HandlerContext[Any]) -> _T | None:
             if not ctx.request.headers.get("Authorization"):
-                _mark_private(ctx)
+                mark_private(ctx)
                 return None
             return await verifier(ctx)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sonet.appview.api.auth import ViewerAuth
 from sonet.appview.api.common import (
     add_repo_rev,
     hydrate,
@@ -145,7 +144,7 @@ class ActorApi:
 
 def register(router: XrpcRouter, ctx: AppviewContext) -> None:
     """Serve the ``app.bsky.actor`` reads."""
-    api, optional = ActorApi(ctx), ViewerAuth(ctx.auth).optional()
+    api, optional = ActorApi(ctx), ctx.viewer_auth.optional()
     actor = "app.bsky.actor."
     router.query(actor + "getProfile", api.get_profile, auth=optional)
     router.query(actor + "getProfiles", api.get_profiles, auth=optional)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sonet.appview.api.auth import ViewerAuth
 from sonet.appview.config import AppviewConfig
 from sonet.appview.images import ImageService, ImageUrls
 from sonet.appview.search.index import SearchIndex
@@ -22,7 +23,8 @@ __all__ = ["AppviewContext"]
 
 @dataclass
 class AppviewContext:
-    """The AppView's shared services. ``search`` is None when no search index is open (actor
+    """The AppView's shared services. ``viewer_auth`` builds the routes' verifiers (sharing one
+    cache of verified service JWTs). ``search`` is None when no search index is open (actor
     search then matches handle and name prefixes in the database; post search is refused).
     ``services`` holds background parts (the ingest pipeline) under their names."""
 
@@ -36,5 +38,6 @@ class AppviewContext:
     image_urls: ImageUrls
     images: ImageService
     timeline: TimelineReader
+    viewer_auth: ViewerAuth
     search: SearchIndex | None = None
     services: dict[str, Any] = field(default_factory=dict)

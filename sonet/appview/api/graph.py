@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-from sonet.appview.api.auth import ViewerAuth
 from sonet.appview.api.common import (
     clearly_bad_cursor,
     fill_page,
@@ -267,7 +266,7 @@ class GraphApi:
 
 def register(router: XrpcRouter, ctx: AppviewContext) -> None:
     """Serve the ``app.bsky.graph`` reads and the private mute procedures."""
-    api, auth = GraphApi(ctx), ViewerAuth(ctx.auth)
+    api, auth = GraphApi(ctx), ctx.viewer_auth
     required, optional = auth.required(), auth.optional()
     graph = "app.bsky.graph."
     router.query(graph + "getFollowers", api.get_followers, auth=optional)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sonet.appview.api.auth import ViewerAuth
 from sonet.appview.api.common import (
     clearly_bad_cursor,
     fill_page,
@@ -122,7 +121,7 @@ class NotificationApi:
 
 def register(router: XrpcRouter, ctx: AppviewContext) -> None:
     """Serve the ``app.bsky.notification`` methods the AppView owns."""
-    api, required = NotificationApi(ctx), ViewerAuth(ctx.auth).required()
+    api, required = NotificationApi(ctx), ctx.viewer_auth.required()
     ns = "app.bsky.notification."
     router.query(ns + "listNotifications", api.list_notifications, auth=required)
     router.query(ns + "getUnreadCount", api.get_unread_count, auth=required)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sonet.appview.api.auth import ViewerAuth
 from sonet.appview.api.common import hydrate, new_state
 from sonet.appview.api.context import AppviewContext
 from sonet.appview.views.hydrator import hydrate_profiles
@@ -80,6 +79,6 @@ class TrendsApi:
 
 def register(router: XrpcRouter, ctx: AppviewContext) -> None:
     """Serve the trending methods."""
-    api, optional = TrendsApi(ctx), ViewerAuth(ctx.auth).optional()
+    api, optional = TrendsApi(ctx), ctx.viewer_auth.optional()
     router.query("app.bsky.unspecced.getTrendingTopics", api.get_trending_topics, auth=optional)
     router.query("app.bsky.unspecced.getTrends", api.get_trends, auth=optional)
