@@ -89,16 +89,22 @@ def _actor_doc(actor: ActorDocument) -> tantivy.Document:
 
 
 class SearchIndex:
-    """Posts and actors indexes under ``path`` (created if missing)."""
+    """Posts and actors indexes under ``path`` (created if missing). A ``read_only`` index
+    (another process's AppView read worker) takes no writer lock; its searchers follow the
+    writer's commits on their own (tantivy reloads when the index's ``meta.json`` changes,
+    within about half a second)."""
 
-    def __init__(self, path: Path | str, *, commit_interval: float = 1.0) -> None:
+    def __init__(
+        self, path: Path | str, *, commit_interval: float = 1.0, read_only: bool = False
+    ) -> None:
         root = Path(path)
         (root / "posts").mkdir(parents=True, exist_ok=True)
         (root / "actors").mkdir(parents=True, exist_ok=True)
         self.posts = tantivy.Index(post_schema(), path=str(root / "posts"), reuse=True)
         self.actors = tantivy.Index(actor_schema(), path=str(root / "actors"), reuse=True)
-        self._post_writer = self.posts.writer(WRITER_HEAP, 1)
-        self._actor_writer = self.actors.writer(WRITER_HEAP // 4, 1)
+        self.read_only = read_only
+        self._post_writer = None if read_only else self.posts.writer(WRITER_HEAP, 1)
+        self._actor_writer = None if read_only else self.actors.writer(WRITER_HEAP // 4, 1)
         self.commit_interval = commit_interval
         self._lock = asyncio.Lock()
         self._dirty = False
@@ -113,17 +119,23 @@ class SearchIndex:
         """Replace or delete (None) documents by URI / DID."""
         if not posts and not actors:
             return
+        post_writer, actor_writer = self._writers()
         async with self._lock:
             for uri, post in posts.items():
-                self._post_writer.delete_documents_by_term("uri", uri)
+                post_writer.delete_documents_by_term("uri", uri)
                 if post is not None:
-                    self._post_writer.add_document(_post_doc(post))
+                    post_writer.add_document(_post_doc(post))
             for did, actor in actors.items():
-                self._actor_writer.delete_documents_by_term("did", did)
+                actor_writer.delete_documents_by_term("did", did)
                 if actor is not None:
-                    self._actor_writer.add_document(_actor_doc(actor))
+                    actor_writer.add_document(_actor_doc(actor))
             self._dirty = True
         self._schedule()
+
+    def _writers(self) -> tuple[tantivy.IndexWriter, tantivy.IndexWriter]:
+        if self._post_writer is None or self._actor_writer is None:
+            raise RuntimeError("this search index was opened read-only")
+        return self._post_writer, self._actor_writer
 
     def _schedule(self) -> None:
         if self._task is None or self._task.done():
@@ -146,14 +158,17 @@ class SearchIndex:
             await asyncio.to_thread(self._commit_both)
 
     def _commit_both(self) -> None:
-        self._post_writer.commit()
-        self._actor_writer.commit()
+        post_writer, actor_writer = self._writers()
+        post_writer.commit()
+        actor_writer.commit()
         self.posts.reload()
         self.actors.reload()
 
     async def close(self) -> None:
         """Commit pending changes and stop the background commits (a commit in progress is
         waited for, never abandoned: its writer thread would outlive it)."""
+        if self.read_only:
+            return
         self._wake.set()
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
@@ -162,7 +177,7 @@ class SearchIndex:
             await asyncio.to_thread(self._wait_merges)
 
     def _wait_merges(self) -> None:
-        for writer in (self._post_writer, self._actor_writer):
+        for writer in self._writers():
             writer.wait_merging_threads()
 
     def post_count(self) -> int:
