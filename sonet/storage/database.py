@@ -15,6 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from sonet.storage.wal_checkpointer import BACKSTOP_PAGES, WalCheckpointer
+
 __all__ = ["Database", "sqlite_url"]
 
 
@@ -32,18 +34,22 @@ def _normalise(url: str) -> str:
 
 
 def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
+    pragmas = [
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=NORMAL",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA busy_timeout=10000",
+        "PRAGMA cache_size=-65536",
+        "PRAGMA temp_store=MEMORY",
+    ]
+    if immediate:  # the writer: a WalCheckpointer thread checkpoints instead of its commits
+        pragmas.append(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_conn.cursor()
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=10000",
-            "PRAGMA cache_size=-65536",
-            "PRAGMA temp_store=MEMORY",
-        ):
+        for pragma in pragmas:
             cursor.execute(pragma)
         cursor.close()
 
@@ -55,10 +61,17 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
 class Database:
     """A connection to the role's database; ``write()`` and ``read()`` give transactions."""
 
-    def __init__(self, url: str, writer: AsyncEngine, reader: AsyncEngine) -> None:
+    def __init__(
+        self,
+        url: str,
+        writer: AsyncEngine,
+        reader: AsyncEngine,
+        checkpointer: WalCheckpointer | None = None,
+    ) -> None:
         self.url = url
         self._writer = writer
         self._reader = reader
+        self._checkpointer = checkpointer
         self.dialect: str = writer.dialect.name
 
     @classmethod
@@ -81,7 +94,9 @@ class Database:
             )
             _sqlite_pragmas(writer, immediate=True)
             _sqlite_pragmas(reader, immediate=False)
-            return cls(full, writer, reader)
+            checkpointer = WalCheckpointer(db_path)
+            checkpointer.start()
+            return cls(full, writer, reader, checkpointer)
         connect_args: dict[str, Any] = {}
         if schema is not None:
             connect_args["server_settings"] = {"search_path": schema}
@@ -109,6 +124,8 @@ class Database:
 
     async def close(self) -> None:
         """Release every connection."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
