@@ -16,10 +16,10 @@ from yarl import URL
 from sonet.lexicons import LexiconValidationError, parse_params
 from sonet.relay.accounts import Account, account_from_row
 from sonet.relay.errors import RelayError
-from sonet.relay.identities import IdentityUnavailableError
 from sonet.relay.relay import Relay
 from sonet.relay.status import AccountStatus
 from sonet.storage.relay_host_store import HostRow
+from sonet.sync.identities import IdentityUnavailableError
 from sonet.xrpc import HandlerContext, InvalidRequestError, XRPCError, XrpcRouter
 from sonet.xrpc.responses import error_response
 

@@ -15,12 +15,12 @@ from typing import Final, Protocol
 
 from sonet.relay.accounts import AccountDirectory, RepoHead
 from sonet.relay.event_log import EventLog
-from sonet.relay.verifier import repo_head_of
 from sonet.storage.database import Database
 from sonet.storage.relay_account_store import RelayAccountStore
 from sonet.storage.relay_host_store import HostStore
 from sonet.storage.relay_meta_store import RelayMetaStore
 from sonet.storage.sequencer_store import SequencedEvent
+from sonet.sync.verifier import repo_head_of
 
 __all__ = ["CHECKPOINT_KEY", "Checkpointer", "CursorSource"]
 

@@ -21,13 +21,13 @@ from sonet.net import NetError
 from sonet.relay.accounts import Account, AccountDirectory
 from sonet.relay.config import RelayConfig, RelayMode
 from sonet.relay.errors import HostBannedError, HostCheckError, RelayError
-from sonet.relay.hostnames import HostAddress, HostnameError, is_trusted_hostname, parse_hostname
 from sonet.relay.quotas import SlidingWindow
 from sonet.relay.slurper import Slurper
 from sonet.relay.status import AccountStatus, HostStatus
 from sonet.storage.database import Database
 from sonet.storage.relay_account_store import RelayAccountStore
 from sonet.storage.relay_host_store import HostRow, HostStore
+from sonet.sync.hostnames import HostAddress, HostnameError, is_trusted_hostname, parse_hostname
 
 __all__ = ["HostAdmin", "require_ingest"]
 

@@ -4,7 +4,7 @@ https://atproto.com/specs/sync#relay-behavior and the reference relay's rules: a
 account is only trusted from the host its DID document names (re-resolved once before giving up,
 in case the account just migrated); a new account is recorded on first sight (``host-throttled``
 beyond the host's account limit); ``#commit`` and ``#sync`` must pass
-:mod:`sonet.relay.verifier`, come from an active account and carry a rev above the last accepted
+:mod:`sonet.sync.verifier`, come from an active account and carry a rev above the last accepted
 one (a ``#sync`` may restate it); ``#identity`` refreshes the cached DID document and is passed
 on (its handle only when the document confirms it); ``#account`` updates the upstream status.
 Everything else is dropped, counted per host and reason, and logged.
@@ -23,8 +23,15 @@ from typing import Final
 
 from sonet.relay.accounts import Account, AccountDirectory, RepoHead
 from sonet.relay.config import RelayConfig
-from sonet.relay.identities import AccountIdentity, IdentityDirectory, IdentityUnavailableError
-from sonet.relay.messages import (
+from sonet.relay.outbox import Outbox
+from sonet.relay.stats import RelayStats
+from sonet.relay.status import AccountStatus
+from sonet.relay.verify_pool import VerifyPool
+from sonet.repo.cid import CID
+from sonet.repo.mst_proof import RepoOp
+from sonet.sync.events import account_body, commit_body, identity_body, sync_body
+from sonet.sync.identities import AccountIdentity, IdentityDirectory, IdentityUnavailableError
+from sonet.sync.messages import (
     AccountEvent,
     CommitEvent,
     IdentityEvent,
@@ -36,14 +43,7 @@ from sonet.relay.messages import (
     event_seq,
     parse_ops,
 )
-from sonet.relay.outbox import Outbox
-from sonet.relay.stats import RelayStats
-from sonet.relay.status import AccountStatus
-from sonet.relay.verifier import DropReason, VerifyJob, VerifyOutcome
-from sonet.relay.verify_pool import VerifyPool
-from sonet.repo.cid import CID
-from sonet.repo.mst_proof import RepoOp
-from sonet.sync.events import account_body, commit_body, identity_body, sync_body
+from sonet.sync.verifier import DropReason, VerifyJob, VerifyOutcome
 
 __all__ = ["HostContext", "Ingestor", "RejectedEvent"]
 

@@ -30,7 +30,6 @@ from sonet.relay.config import RelayConfig, RelayMode
 from sonet.relay.errors import RelayError
 from sonet.relay.event_log import EventLog, open_event_log
 from sonet.relay.host_admin import HostAdmin, require_ingest
-from sonet.relay.identities import IdentityDirectory
 from sonet.relay.ingest import Ingestor
 from sonet.relay.outbox import Outbox, Publisher
 from sonet.relay.redis_fanout import RedisFeed
@@ -46,6 +45,7 @@ from sonet.storage.relay_host_store import TABLES as HOST_TABLES
 from sonet.storage.relay_meta_store import TABLES as META_TABLES
 from sonet.sync.broadcaster import Broadcaster
 from sonet.sync.events import account_body
+from sonet.sync.identities import IdentityDirectory
 from sonet.syntax.datetime import format_datetime
 
 __all__ = ["COMPONENT", "MIGRATIONS", "Relay"]

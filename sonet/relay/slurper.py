@@ -23,9 +23,13 @@ import aiohttp
 
 from sonet.net import NetError
 from sonet.relay.config import HostQuotas, RelayConfig
-from sonet.relay.hostnames import HostAddress
 from sonet.relay.ingest import HostContext, Ingestor
-from sonet.relay.messages import (
+from sonet.relay.quotas import HostLimiter
+from sonet.relay.stats import RelayStats
+from sonet.relay.status import HostStatus
+from sonet.storage.relay_host_store import HostRow
+from sonet.sync.hostnames import HostAddress
+from sonet.sync.messages import (
     MAX_FRAME_BYTES,
     MalformedEventError,
     UpstreamEvent,
@@ -33,11 +37,7 @@ from sonet.relay.messages import (
     event_type,
     parse_frame,
 )
-from sonet.relay.quotas import HostLimiter
-from sonet.relay.stats import RelayStats
-from sonet.relay.status import HostStatus
-from sonet.relay.verifier import DropReason
-from sonet.storage.relay_host_store import HostRow
+from sonet.sync.verifier import DropReason
 from sonet.xrpc.frames import ErrorFrame
 
 __all__ = ["HostSubscription", "Slurper", "StatusCallback"]

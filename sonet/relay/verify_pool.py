@@ -1,6 +1,6 @@
 """Running signature and proof checks on other cores.
 
-Verification (:mod:`sonet.relay.verifier`) is CPU-bound: a K-256 signature and an MST inversion
+Verification (:mod:`sonet.sync.verifier`) is CPU-bound: a K-256 signature and an MST inversion
 per commit. Jobs submitted in the same event-loop turn are sent together, as one pickled batch, to
 a worker process over a socket the event loop reads directly (no executor threads, so no GIL
 hand-offs between threads on the hot path); each worker has up to two batches in flight and
@@ -21,7 +21,7 @@ from collections import deque
 from multiprocessing.process import BaseProcess
 from typing import Final
 
-from sonet.relay.verifier import DropReason, VerifyJob, VerifyOutcome, verify_batch
+from sonet.sync.verifier import DropReason, VerifyJob, VerifyOutcome, verify_batch
 
 __all__ = ["VerifyPool"]
 
@@ -32,7 +32,7 @@ RESPAWN_MAX_DELAY: Final = 30.0
 MAX_BATCH_BYTES: Final = 4 * 1024 * 1024
 INFLIGHT_PER_WORKER: Final = 2
 _LENGTH: Final = struct.Struct("<I")
-_PRELOAD: Final = ["sonet.relay.verifier"]
+_PRELOAD: Final = ["sonet.sync.verifier"]
 
 _Batch = list[tuple[VerifyJob, "asyncio.Future[VerifyOutcome]"]]
 

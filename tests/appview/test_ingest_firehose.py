@@ -35,11 +35,11 @@ from sonet.lexicons import Lexicons
 from sonet.net import HttpClient, HttpClientConfig
 from sonet.pds.accounts.directory import AccountDirectory
 from sonet.pds.repo_writes import WriteRequest
-from sonet.relay.identities import IdentityDirectory
 from sonet.repo import cbor
 from sonet.storage.database import Database, sqlite_url
 from sonet.storage.plc_store import PlcStore, migrate_plc
 from sonet.sync.events import account_body, commit_body
+from sonet.sync.identities import IdentityDirectory
 from sonet.xrpc.frames import MessageFrame
 from tests.appview.test_ingest_support import rows, scalar
 from tests.net.servers import DnsZone, serve_app, serve_dns

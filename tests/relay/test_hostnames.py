@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sonet.relay.hostnames import HostAddress, HostnameError, is_trusted_hostname, parse_hostname
 from sonet.relay.status import AccountStatus, account_is_active, public_account_status
+from sonet.sync.hostnames import HostAddress, HostnameError, is_trusted_hostname, parse_hostname
 
 
 @pytest.mark.parametrize(

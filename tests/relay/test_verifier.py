@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from sonet.crypto import generate_keypair
-from sonet.relay.verifier import DropReason, VerifyJob, VerifyOutcome, verify_batch, verify_job
 from sonet.repo.car import car_bytes
 from sonet.repo.cbor import encode_with_cid
 from sonet.repo.cid import CID, cid_for_cbor
 from sonet.repo.mst_proof import RepoOp
+from sonet.sync.verifier import DropReason, VerifyJob, VerifyOutcome, verify_batch, verify_job
 from sonet.syntax.tid import tid_from
 from sonet.xrpc.frames import MessageFrame
 from tests.relay.synthetic import BuiltCommit, SyntheticAccount, now_iso

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from sonet.crypto import generate_keypair
-from sonet.relay.verifier import DropReason, VerifyJob
 from sonet.relay.verify_pool import VerifyPool
+from sonet.sync.verifier import DropReason, VerifyJob
 from tests.relay.synthetic import SyntheticAccount
 
 TOLERANCE_US = 300_000_000

@@ -1,11 +1,12 @@
 """Firehose messages to index events (https://atproto.com/specs/sync#firehose).
 
-Messages are parsed strictly by the relay's parser (:mod:`sonet.relay.messages`). A ``#commit``
-becomes a :class:`CommitItem` of its indexed-collection operations with decoded, lexicon-checked
-records (invalid or missing ones are skipped and counted). When the AppView reads a PDS
-directly, :class:`CommitVerifier` first checks each commit as a relay would
-(:mod:`sonet.relay.verifier`: the signature by the account's current key, the sync 1.1 proof
-against ``prevData``, which only a repo's first commit, without ``since``, may lack) and that the account is hosted by that PDS.
+Messages are parsed strictly by the parser the relay also uses (:mod:`sonet.sync.messages`). A
+``#commit`` becomes a :class:`CommitItem` of its indexed-collection operations with decoded,
+lexicon-checked records (invalid or missing ones are skipped and counted). When the AppView reads
+a PDS directly, :class:`CommitVerifier` first checks each commit as a relay would
+(:mod:`sonet.sync.verifier`: the signature by the account's current key, the sync 1.1 proof
+against ``prevData``, which only a repo's first commit, without ``since``, may lack) and that the
+account is hosted by that PDS.
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ from sonet.appview.ingest.errors import InvalidRecordError, SourceError
 from sonet.appview.ingest.events import CommitItem, RecordDelete, RecordWrite
 from sonet.appview.ingest.record_decode import decode_record, split_path
 from sonet.lexicons import Lexicons
-from sonet.relay.hostnames import HostnameError, parse_hostname
-from sonet.relay.identities import IdentityDirectory, IdentityUnavailableError
-from sonet.relay.messages import CommitEvent, MalformedEventError, SyncEvent, parse_ops
-from sonet.relay.verifier import (
+from sonet.repo.car import CarError, read_car
+from sonet.sync.hostnames import HostnameError, parse_hostname
+from sonet.sync.identities import IdentityDirectory, IdentityUnavailableError
+from sonet.sync.messages import CommitEvent, MalformedEventError, SyncEvent, parse_ops
+from sonet.sync.verifier import (
     MAX_COMMIT_BLOCKS,
     VerificationError,
     VerifyJob,
     verify_commit_event,
     verify_sync_event,
 )
-from sonet.repo.car import CarError, read_car
 
 __all__ = ["CommitVerifier", "commit_item"]
 

@@ -18,9 +18,9 @@ import aiohttp
 from yarl import URL
 
 from sonet.appview.ingest.pipeline import IngestPipeline
-from sonet.relay.messages import MAX_FRAME_BYTES
 from sonet.storage.appview_index_state import load_cursor
 from sonet.storage.appview_steps import run_steps
+from sonet.sync.messages import MAX_FRAME_BYTES
 
 __all__ = ["FirehoseConsumer"]
 

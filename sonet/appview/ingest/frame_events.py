@@ -15,7 +15,7 @@ from sonet.appview.ingest.commit_reader import CommitVerifier, commit_item
 from sonet.appview.ingest.errors import SourceError
 from sonet.appview.ingest.events import AccountChange, IdentityChange, IndexEvent
 from sonet.lexicons import Lexicons
-from sonet.relay.messages import (
+from sonet.sync.messages import (
     AccountEvent,
     CommitEvent,
     IdentityEvent,

@@ -31,8 +31,8 @@ from sonet.identity.did_resolver import DidResolver
 from sonet.identity.handle_resolver import HandleResolver
 from sonet.lexicons import Lexicons
 from sonet.net.http import HttpClient
-from sonet.relay.identities import IdentityDirectory
 from sonet.storage.database import Database
+from sonet.sync.identities import IdentityDirectory
 
 __all__ = ["IngestConfig", "IngestService"]
 

@@ -1,11 +1,12 @@
-"""The identity facts the relay checks events against: signing key and PDS host of an account.
+"""The identity facts a firehose consumer checks events against: signing key and PDS host of an
+account (the relay, and the AppView reading a PDS directly).
 
 https://atproto.com/specs/sync#identity-and-account-events: a commit must be signed by the key in
 the account's current DID document and come from the PDS that document names. Documents are
 resolved (and cached) by :class:`~sonet.identity.did_resolver.DidResolver`; this module keeps the
 two facts per DID ready for the hot path, refreshes them on ``#identity`` events, and rate-limits
-the refreshes that a failing event may trigger (a hostile host must not make the relay hammer the
-DID directory).
+the refreshes that a failing event may trigger (a hostile host must not make the consumer hammer
+the DID directory).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Final
 
 from sonet.identity.did_resolver import DidResolver
 from sonet.identity.errors import IdentityError
-from sonet.relay.hostnames import HostnameError, parse_hostname
+from sonet.sync.hostnames import HostnameError, parse_hostname
 
 __all__ = ["AccountIdentity", "IdentityDirectory", "IdentityUnavailableError"]
 
@@ -27,7 +28,7 @@ MAX_ENTRIES: Final = 200_000
 
 
 class IdentityUnavailableError(ValueError):
-    """The DID could not be resolved, or its document lacks what the relay needs."""
+    """The DID could not be resolved, or its document lacks what event checks need."""
 
 
 @dataclass(frozen=True, slots=True)

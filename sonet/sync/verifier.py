@@ -17,18 +17,18 @@ from enum import StrEnum
 from typing import Final, NamedTuple
 
 from sonet.crypto import InvalidKeyError, PublicKey, parse_did_key
-from sonet.relay.messages import (
+from sonet.repo.blockstore import MemoryBlockstore
+from sonet.repo.car import CarError, read_car
+from sonet.repo.cid import CID
+from sonet.repo.commit import Commit, InvalidCommitError, decode_commit, verify_commit
+from sonet.repo.mst_proof import ProofError, verify_commit_proof
+from sonet.sync.messages import (
     CommitEvent,
     MalformedEventError,
     SyncEvent,
     parse_frame,
     parse_ops,
 )
-from sonet.repo.blockstore import MemoryBlockstore
-from sonet.repo.car import CarError, read_car
-from sonet.repo.cid import CID
-from sonet.repo.commit import Commit, InvalidCommitError, decode_commit, verify_commit
-from sonet.repo.mst_proof import ProofError, verify_commit_proof
 from sonet.syntax.datetime import is_valid_datetime
 from sonet.syntax.tid import is_valid_tid, parse_tid
 
