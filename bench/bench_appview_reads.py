@@ -5,13 +5,14 @@ Run: ``python bench/bench_appview_reads.py [--users N] [--posts N] [--follows N]
 (not timed) through the ingestion indexer: follows drawn from a Zipf distribution over users
 (a few accounts followed by 10%+ of everyone; those above the fan-out threshold are pulled at
 read time, the rest pushed into followers' timelines), then posts with words and hashtags, a
-fifth of them replies. The AppView then runs in its own process on a loopback port (its own
-core), and ``--clients`` concurrent clients, each with its own viewer and a real service JWT
-(``did:key`` issuers, so no directory is involved), call getTimeline (first page, then the next
-page with the cursor, 30% of the time) and searchPosts (one or two random words, sort
-latest), after a warm-up pass over every viewer: first paced (``--rate`` calls per second per
-client, latency counted from the scheduled time), then back to back (saturation). Reported:
-p50, p99 and max latency and requests/s per method.
+fifth of them replies. The AppView then runs in its own process on a loopback port (or in
+``--workers`` processes sharing it), and ``--clients`` concurrent clients, each with its own
+viewer and a real service JWT (``did:key`` issuers, so no directory is involved), call
+getTimeline (first page, then the next page with the cursor, 30% of the time) and searchPosts
+(one or two random words, sort latest), after a warm-up pass over every viewer: first paced
+(``--rate`` calls per second per client, latency counted from the scheduled time), then back
+to back (saturation). Reported: p50, p99 and max latency and requests/s per method, the
+AppView's CPU time per call and the machine's load average.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import asyncio
 import bisect
 import gc
 import multiprocessing
+import os
 import random
 import statistics
 import sys
@@ -211,36 +213,50 @@ async def build(db: Database, search_dir: Path, args: argparse.Namespace) -> Net
     return net
 
 
-def _serve(database: str, data_dir: str, threshold: int, port_queue: Any) -> None:
-    """The AppView in its own process."""
-    from aiohttp import web
-
-    from sonet.appview.app import build_appview_app, create_appview
+def _serve(database: str, data_dir: str, threshold: int, workers: int, port_queue: Any) -> None:
+    """The AppView in its own process(es), as ``sonet appview`` runs it (without ingest)."""
+    from sonet.appview.app import serve_appview
     from sonet.appview.config import AppviewConfig
 
-    async def main() -> None:
-        config = AppviewConfig(
-            data_dir=Path(data_dir),
-            database_url=database,
-            service_did=APPVIEW_DID,
-            fanout_threshold=threshold,
-        )
-        ctx = await create_appview(config)
-        runner = web.AppRunner(build_appview_app(ctx), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port_queue.put(runner.addresses[0][1])
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
+    config = AppviewConfig(
+        hostname="127.0.0.1",
+        port=0,
+        data_dir=Path(data_dir),
+        database_url=database,
+        service_did=APPVIEW_DID,
+        fanout_threshold=threshold,
+        ingest=False,
+        firehose_url=None,
+        workers=workers,
+    )
+    asyncio.run(serve_appview(config, ready=port_queue.put))
 
 
-def _report(name: str, samples: list[float], wall: float) -> float:
+def server_cpu(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` and its children (the read workers), from
+    ``/proc`` (0 where it is not available)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for p in [str(pid), *children]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _report(name: str, samples: list[float], wall: float, cpu: float) -> float:
     qs = statistics.quantiles(samples, n=100)
     print(
         f"{name}: {len(samples) / wall:,.0f} req/s  p50 {qs[49] * 1e3:,.1f} ms  "
-        f"p99 {qs[98] * 1e3:,.1f} ms  max {max(samples) * 1e3:,.1f} ms  ({len(samples):,} calls)"
+        f"p99 {qs[98] * 1e3:,.1f} ms  max {max(samples) * 1e3:,.1f} ms  ({len(samples):,} calls; "
+        f"AppView CPU {cpu / len(samples) * 1e3:.2f} ms per call, load average "
+        f"{os.getloadavg()[0]:.2f})"
     )
     return qs[98]
 
@@ -325,16 +341,17 @@ class Clients:
         self.cursors.clear()
 
 
-async def run_load(base: str, net: Network, args: argparse.Namespace) -> None:
+async def run_load(base: str, net: Network, args: argparse.Namespace, pid: int) -> None:
     clients = Clients(net, args.clients)
     await clients.warm_up(base)
     results: dict[str, float] = {}
     for rate, mode in ((args.rate, f"{args.rate:g}/s per client"), (0.0, "back to back")):
         print(f"{args.clients} clients, {args.requests} calls each, {mode}:")
         for name, call in (("getTimeline", clients.timeline), ("searchPosts", clients.search)):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), server_cpu(pid)
             samples = await load(base, args.clients, args.requests, call, rate)
-            results[f"{name} {rate}"] = _report(f"  {name}", samples, time.perf_counter() - started)
+            wall, cpu = time.perf_counter() - started, server_cpu(pid) - cpu
+            results[f"{name} {rate}"] = _report(f"  {name}", samples, wall, cpu)
     paced_tl, paced_search = (
         results[f"getTimeline {args.rate}"],
         results[f"searchPosts {args.rate}"],
@@ -355,6 +372,7 @@ async def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--rate", type=float, default=1.0, help="calls/s per client (paced)")
+    parser.add_argument("--workers", type=int, default=1, help="AppView processes sharing the port")
     parser.add_argument("--database-url", default=None)
     parser.add_argument(
         "--data-dir", default=None, help="keep the index here and reuse it on later runs"
@@ -375,12 +393,13 @@ async def main() -> None:
         ctx = multiprocessing.get_context("spawn")
         ports = ctx.Queue()
         server = ctx.Process(
-            target=_serve, args=(url, str(data_dir), args.threshold, ports), daemon=True
+            target=_serve, args=(url, str(data_dir), args.threshold, args.workers, ports)
         )
         server.start()
         try:
             port = ports.get(timeout=60)
-            await run_load(f"http://127.0.0.1:{port}", net, args)
+            assert server.pid is not None
+            await run_load(f"http://127.0.0.1:{port}", net, args, server.pid)
         finally:
             server.terminate()
             server.join(10)

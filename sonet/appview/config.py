@@ -6,7 +6,9 @@ the firehose of the PDS at http://localhost:2583 (``SONET_APPVIEW_FIREHOSE_URL``
 ``SONET_APPVIEW_FIREHOSE_IS_RELAY=1`` for a relay, whose commits are not re-verified here;
 a PDS read directly also has its existing repos backfilled, or the hosts listed in
 ``SONET_APPVIEW_BACKFILL_HOSTS``), from ``SONET_APPVIEW_START_CURSOR`` when no cursor is saved;
-``SONET_APPVIEW_INGEST=0`` serves an index that another process fills.
+``SONET_APPVIEW_INGEST=0`` serves an index that another process fills (its search index is then
+opened read-only); ``SONET_APPVIEW_WORKERS=N`` serves the read API from N processes sharing the
+port (``SO_REUSEPORT``), only the first of which ingests.
 ``SONET_APPVIEW_TRUSTED_PDS`` lists (comma-separated) PDS URLs trusted to answer for the handles
 under their ``availableUserDomains`` (:mod:`sonet.identity.trusted_handles`); ``sonet serve`` sets
 it to its own PDS.
@@ -82,6 +84,7 @@ class AppviewConfig:
     trending_window_hours: float = 24.0
     allow_private_network: bool = True
     ingest: bool = True
+    workers: int = 1
 
     @property
     def database(self) -> str:
@@ -135,4 +138,5 @@ class AppviewConfig:
                 e.get("SONET_APPVIEW_ALLOW_PRIVATE_NETWORK"), default=local
             ),
             ingest=_bool(e.get("SONET_APPVIEW_INGEST"), default=True),
+            workers=max(1, int(_number(e, "SONET_APPVIEW_WORKERS", "1", int))),
         )
