@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from sonet.appview.ingest.events import AccountChange
 from sonet.appview.ingest.times import now_iso
 from tests.appview.test_api_support import (  # noqa: F401
     World,
@@ -73,6 +74,56 @@ async def test_search_posts(world: World) -> None:
     )
     await world.block(alice, carol)
     assert await search(q="hello") == [tagged.uri]
+
+
+async def _found(world: World, viewer: Any, **params: Any) -> tuple[list[str], Any]:
+    out = await world.ok(F + "searchPosts", viewer, params=params)
+    return [p["uri"] for p in out["posts"]], out
+
+
+async def _actors(world: World, viewer: Any, term: str) -> tuple[list[str], list[str]]:
+    full = await world.ok("app.bsky.actor.searchActors", viewer, params={"q": term})
+    ahead = await world.ok("app.bsky.actor.searchActorsTypeahead", viewer, params={"q": term})
+    return [a["did"] for a in full["actors"]], [a["did"] for a in ahead["actors"]]
+
+
+@pytest.mark.parametrize("status", ["takendown", "suspended", "deactivated"])
+async def test_search_leaves_out_actors_not_hosted_until_reactivated(
+    world: World, status: str
+) -> None:
+    """As the reference hydrates them (an actor with an upstream status has no view): their
+    posts and profiles are not served, pages are filled past them, and they come back when the
+    account is active again (the posts never left the index)."""
+    alice, bob = await world.new_accounts("alice", "bob")
+    await world.profile(bob, displayName="Bob Builder")
+    mine = await world.post(alice, "hello from alice", createdAt=at(1))
+    theirs = [await world.post(bob, f"hello from bob {i}", createdAt=at(2 + i)) for i in range(3)]
+    everything = [t.uri for t in reversed(theirs)] + [mine.uri]
+    assert (await _found(world, alice, q="hello"))[0] == everything
+    assert await _actors(world, alice, "bob") == ([bob.did], [bob.did])
+
+    await world.apply(AccountChange(None, bob.did, False, status))
+    assert (await _found(world, alice, q="hello"))[0] == [mine.uri]
+    assert (await _found(world, None, q="hello"))[0] == [mine.uri]
+    first, out = await _found(world, alice, q="hello", limit=1)
+    assert first == [mine.uri] and "cursor" not in out  # filled past bob's three posts
+    assert (await _found(world, alice, q="hello", author=bob.did))[0] == []
+    assert (await _found(world, bob, q="bob"))[0] == []
+    assert await _actors(world, alice, "bob") == ([], [])
+
+    await world.apply(AccountChange(None, bob.did, True, None))
+    assert (await _found(world, alice, q="hello"))[0] == everything
+    assert await _actors(world, alice, "bob") == ([bob.did], [bob.did])
+
+
+async def test_search_forgets_deleted_actors(world: World) -> None:
+    alice, bob = await world.new_accounts("alice", "bob")
+    mine = await world.post(alice, "hello from alice", createdAt=at(1))
+    await world.post(bob, "hello from bob", createdAt=at(2))
+    await world.apply(AccountChange(None, bob.did, False, "deleted"))
+    uris, out = await _found(world, alice, q="hello")
+    assert uris == [mine.uri] and out["hitsTotal"] == 1  # removed from the index itself
+    assert await _actors(world, alice, "bob") == ([], [])
 
 
 async def test_trending_hashtags(world: World) -> None:

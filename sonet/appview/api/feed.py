@@ -333,18 +333,27 @@ class FeedApi:
         return with_cursor(out, next_cursor)
 
     async def search_posts(self, hc: HandlerContext[str | None]) -> Out:
+        """Matching posts by authors hydrated as visible (not taken down, suspended, deactivated
+        or deleted: ``post_view`` has no view of them, as the reference's hydration has none),
+        minus blocks; the index keeps a hidden author's posts, so they return on reactivation."""
         viewer = hc.auth
-        page = await search_post_uris(self.ctx, hc.params)
-        st = new_state(self.ctx, viewer)
-        await hydrate(self.ctx, hydrate_posts(st, page.items))
-        posts = [
-            v
-            for u in page.items
-            if (uri_did(u) == viewer or not viewer_block_exists(st, uri_did(u)))
-            and (v := post_view(st, u)) is not None
-        ]
-        out: Out = {"posts": posts, "hitsTotal": page.hits_total}
-        return with_cursor(out, page.cursor)
+        hits: list[int] = []
+
+        async def fetch(cur: str | None, n: int) -> tuple[list[dict[str, Any]], str | None]:
+            page = await search_post_uris(self.ctx, {**hc.params, "cursor": cur, "limit": n})
+            hits.append(page.hits_total)
+            st = new_state(self.ctx, viewer)
+            await hydrate(self.ctx, hydrate_posts(st, page.items))
+            posts = [
+                v
+                for u in page.items
+                if (uri_did(u) == viewer or not viewer_block_exists(st, uri_did(u)))
+                and (v := post_view(st, u)) is not None
+            ]
+            return posts, page.cursor
+
+        posts, cursor = await fill_page(fetch, hc.params.get("cursor"), hc.params["limit"])
+        return with_cursor({"posts": posts, "hitsTotal": hits[0]}, cursor)
 
     async def _generators(self, viewer: str | None, uris: list[str]) -> HydrationState:
         st = new_state(self.ctx, viewer)
