@@ -29,7 +29,7 @@ from sonet.repo.mst import MST
 from sonet.repo.mst_diff import removed_nodes
 from sonet.repo.mst_proof import RepoOp, commit_proof_blocks
 from sonet.storage.database import Database
-from sonet.storage.pds_repo_store import CommitWrite, RepoRoot, RepoStore
+from sonet.storage.pds_repo_store import CommitWrite, HeadMovedError, RepoRoot, RepoStore
 from sonet.sync.events import commit_body
 from sonet.syntax.tid import next_tid, parse_tid, tid_from
 from sonet.xrpc.frames import MessageFrame
@@ -212,7 +212,7 @@ class RepoService:
             )
 
             async def work(tx: SequenceTransaction) -> None:
-                if not await self.store.apply_commit(tx.conn, write):
+                if not await self.store.apply_commit(tx.conn, write, tx.later):
                     raise InvalidSwapError("repository changed concurrently; retry")
                 if self.blob_hook is not None:
                     await self.blob_hook(tx, did, prepared, replaced)
@@ -232,6 +232,9 @@ class RepoService:
             except InvalidSwapError:
                 self.forget(did)
                 raise
+            except HeadMovedError:
+                self.forget(did)
+                raise InvalidSwapError("repository changed concurrently; retry") from None
             state.root = new_root
             state.tree = persisted
             if state.tree.cached_nodes > MAX_CACHED_NODES:

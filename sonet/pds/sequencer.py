@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sonet.storage.database import Database
+from sonet.storage.raw_sqlite import DeferredStatements
 from sonet.storage.sequencer_store import SequencedEvent, SequencerStore
 
 __all__ = ["SequenceTransaction", "Sequencer", "Work"]
@@ -31,6 +32,8 @@ class SequenceTransaction:
 
     conn: AsyncConnection
     _sequencer: Sequencer
+    later: DeferredStatements | None = None
+    """On SQLite: statements that run in one hop just before the transaction commits."""
     events: list[SequencedEvent] = field(default_factory=list)
     purged: list[str] = field(default_factory=list)
 
@@ -92,10 +95,13 @@ class Sequencer:
         """A serialised write transaction; its events are published once it commits."""
         async with self._lock:
             async with self.db.write() as conn:
-                tx = SequenceTransaction(conn, self)
+                later = DeferredStatements() if self.db.is_sqlite else None
+                tx = SequenceTransaction(conn, self, later)
                 yield tx
                 if tx.events:
-                    await self.store.append_many(conn, tx.events)
+                    await self.store.append_many(conn, tx.events, later)
+                if later is not None:
+                    await later.flush(conn)
             if tx.purged:
                 purged = set(tx.purged)
                 for seq in [seq for seq, e in self._recent.items() if e.did in purged]:

@@ -31,10 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sonet.repo.cid import CID
 from sonet.storage.migrations import Migration, add_missing_column
-from sonet.storage.raw_sqlite import run_on_sqlite
+from sonet.storage.raw_sqlite import DeferredStatements, run_on_sqlite
 from sonet.storage.upsert import insert_ignore, upsert
 
-__all__ = ["MIGRATIONS", "CommitWrite", "RecordRow", "RepoRoot", "RepoStore"]
+__all__ = ["MIGRATIONS", "CommitWrite", "HeadMovedError", "RecordRow", "RepoRoot", "RepoStore"]
 
 meta = MetaData()
 
@@ -80,6 +80,10 @@ MIGRATIONS = [
 ]
 
 
+class HeadMovedError(Exception):
+    """A deferred commit found its repository head moved (a concurrent commit won)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RepoRoot:
     """The head of a repository."""
@@ -117,9 +121,17 @@ class RecordRow:
 class RepoStore:
     """SQL for repositories; every method runs on a connection the caller's transaction owns."""
 
-    async def apply_commit(self, conn: AsyncConnection, w: CommitWrite) -> bool:
-        """Store one commit's changes; False (and nothing written) if the head moved."""
+    async def apply_commit(
+        self, conn: AsyncConnection, w: CommitWrite, later: DeferredStatements | None = None
+    ) -> bool:
+        """Store one commit's changes; False (and nothing written) if the head moved.
+
+        On SQLite with ``later``, the statements join the transaction's deferred ones and True
+        is returned at once; a moved head then raises :class:`HeadMovedError` when they run."""
         if conn.dialect.name == "sqlite":
+            if later is not None:
+                later.add(lambda sq: _apply_commit_sqlite(sq, w) or _head_moved(w))
+                return True
             return await run_on_sqlite(conn, lambda sq: _apply_commit_sqlite(sq, w))
         did, rev = w.root.did, w.root.rev
         if not await self.swap_root(conn, w.root, w.expected):
@@ -382,6 +394,10 @@ class RepoStore:
             select(record.c.collection, record.c.rkey).where(record.c.did == did)
         )
         return [(r.collection, r.rkey) for r in rows]
+
+
+def _head_moved(w: CommitWrite) -> bool:
+    raise HeadMovedError(f"head of {w.root.did} is no longer {w.expected.encode()}")
 
 
 def _apply_commit_sqlite(sq: sqlite3.Connection, w: CommitWrite) -> bool:

@@ -6,6 +6,7 @@ a PostgreSQL transaction-level advisory lock), so they are gap-free and commit i
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -24,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sonet.storage.migrations import Migration
-from sonet.storage.raw_sqlite import run_on_sqlite
+from sonet.storage.raw_sqlite import DeferredStatements, run_on_sqlite
 
 __all__ = ["MIGRATIONS", "SequencedEvent", "SequencerStore"]
 
@@ -90,18 +91,28 @@ class SequencerStore:
             )
         )
 
-    async def append_many(self, conn: AsyncConnection, events: list[SequencedEvent]) -> None:
-        """Persist several events of one transaction in one round trip."""
+    async def append_many(
+        self,
+        conn: AsyncConnection,
+        events: list[SequencedEvent],
+        later: DeferredStatements | None = None,
+    ) -> None:
+        """Persist several events of one transaction in one round trip (on SQLite with
+        ``later``: with the transaction's other deferred statements)."""
         rows = [(e.seq, e.did, e.kind, e.frame, e.sequenced_at) for e in events]
         if conn.dialect.name == "sqlite":
-            await run_on_sqlite(
-                conn,
-                lambda sq: sq.executemany(
+
+            def insert(sq: sqlite3.Connection) -> None:
+                sq.executemany(
                     "INSERT INTO repo_seq (seq, did, kind, frame, sequenced_at)"
                     " VALUES (?, ?, ?, ?, ?)",
                     rows,
-                ),
-            )
+                )
+
+            if later is not None:
+                later.add(insert)
+            else:
+                await run_on_sqlite(conn, insert)
             return
         await conn.execute(
             repo_seq.insert(),

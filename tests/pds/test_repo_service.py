@@ -210,3 +210,29 @@ async def test_concurrent_writers_and_restart(database: Database) -> None:
     assert await check_firehose(again, keys) == 4 + 4 * 30 + 1
     async with database.read() as conn:
         assert await again.store.record_count(conn, dids[0]) == 31
+
+
+async def test_head_moved_elsewhere_fails_only_that_write(database: Database) -> None:
+    """A write built on a stale head (another service instance moved it) is refused with
+    InvalidSwap when its statements run; the write batched beside it still lands, and the next
+    write to the stale repo reloads its head and succeeds."""
+    keys = {ALICE: generate_keypair(), BOB: generate_keypair()}
+    service = await make_service(database, keys)
+    for did in keys:
+        await new_repo(service, did)
+    create = [WriteRequest("create", "app.bsky.feed.post", None, post("first"))]
+    await service.apply_writes(ALICE, create)
+    other = RepoService(database, service.sequencer, Lexicons.bundled(), service.signing_key)
+    await other.apply_writes(ALICE, create)  # moves ALICE's head behind `service`'s back
+    stale, fresh = await asyncio.gather(
+        service.apply_writes(ALICE, create),
+        service.apply_writes(BOB, create),
+        return_exceptions=True,
+    )
+    assert isinstance(stale, InvalidSwapError)
+    assert not isinstance(fresh, BaseException)
+    await service.apply_writes(ALICE, create)
+    async with database.read() as conn:
+        records = await service.store.list_records(conn, ALICE, "app.bsky.feed.post", 10)
+    assert len(records) == 3
+    assert await check_firehose(service, keys) > 0
