@@ -9,7 +9,7 @@ reference relay); a field of the wrong type makes the whole message malformed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sonet.repo.cid import CID
 from sonet.repo.mst_proof import RepoOp
@@ -42,9 +42,10 @@ class MalformedEventError(ValueError):
     """A frame or message body that does not match the lexicon."""
 
 
-@dataclass(frozen=True, slots=True)
-class CommitEvent:
-    """A ``#commit`` (``ops`` still raw: they are checked by :func:`parse_ops`)."""
+class CommitEvent(NamedTuple):
+    """A ``#commit`` (``ops`` still raw: they are checked by :func:`parse_ops`). The two repo
+    events are named tuples: built once per firehose message, where a frozen dataclass's
+    ``__init__`` costs several times more."""
 
     seq: int
     repo: str
@@ -59,8 +60,7 @@ class CommitEvent:
     rebase: bool
 
 
-@dataclass(frozen=True, slots=True)
-class SyncEvent:
+class SyncEvent(NamedTuple):
     """A ``#sync``: the account's current commit, as a CAR of one block."""
 
     seq: int
@@ -140,6 +140,34 @@ def _did(body: dict[str, Any], name: str) -> str:
 
 
 def _commit(body: dict[str, Any]) -> CommitEvent:
+    # the usual case checked in one expression (decoded values have exact types); anything
+    # else goes through the field-by-field checks, which name the offending field
+    get = body.get
+    seq, repo, commit, rev = get("seq"), get("repo"), get("commit"), get("rev")
+    since, blocks, ops, prev_data = get("since"), get("blocks"), get("ops"), get("prevData")
+    time, too_big, rebase = get("time"), get("tooBig"), get("rebase")
+    if (
+        type(seq) is int
+        and seq >= 0
+        and type(repo) is str
+        and type(commit) is CID
+        and type(rev) is str
+        and (since is None or type(since) is str)
+        and type(blocks) is bytes
+        and type(ops) is list
+        and (prev_data is None or type(prev_data) is CID)
+        and type(time) is str
+        and (too_big is None or type(too_big) is bool)
+        and (rebase is None or type(rebase) is bool)
+        and is_valid_did(repo)
+    ):
+        return CommitEvent(
+            seq, repo, commit, rev, since, blocks, ops, prev_data, time, bool(too_big), bool(rebase)
+        )
+    return _checked_commit(body)
+
+
+def _checked_commit(body: dict[str, Any]) -> CommitEvent:
     ops = _get(body, "ops", list)
     return CommitEvent(
         seq=_seq(body),
