@@ -67,6 +67,7 @@ ACCESS_PRIVILEGED: Final = (*ACCESS_FULL, AuthScope.APP_PASS_PRIVILEGED)
 ACCESS_STANDARD: Final = (*ACCESS_PRIVILEGED, AuthScope.APP_PASS)
 """Every ordinary session."""
 
+SIGNED_CACHE_SIZE: Final = 4096
 _EXPIRED = "Token has expired"
 _UNVERIFIED = "Token could not be verified"
 _MALFORMED = "Malformed token"
@@ -100,6 +101,10 @@ class SessionTokens:
         self._key = secret.encode() if isinstance(secret, str) else bytes(secret)
         self.service_did = service_did
         self._clock = clock
+        self._signed: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        """Header and claims of tokens whose signature checked out: a client sends the same
+        access token with every request, so parsing and the HMAC are done once per token
+        (times, type, audience and scope are still checked on every use)."""
 
     def _sign(self, claims: dict[str, Any], typ: str, expires_in: float) -> str:
         now = int(self._clock())
@@ -148,14 +153,13 @@ class SessionTokens:
         audience: Collection[str] | None,
         allow_expired: bool,
     ) -> SessionToken:
-        try:
-            jws = split_jws(token)
-        except MalformedJwtError:
-            raise InvalidRequestError(_UNVERIFIED, "InvalidToken") from None
-        expected = hmac.new(self._key, jws.signing_input, hashlib.sha256).digest()
-        if jws.header.get("alg") != _ALGORITHM or not hmac.compare_digest(expected, jws.signature):
-            raise InvalidRequestError(_UNVERIFIED, "InvalidToken")
-        header, claims = jws.header, jws.claims
+        signed = self._signed.get(token)
+        if signed is None:
+            signed = self._check_signature(token)
+            if len(self._signed) >= SIGNED_CACHE_SIZE:
+                self._signed.clear()
+            self._signed[token] = signed
+        header, claims = signed
         if _is_immature(claims.get("nbf"), self._clock()):
             raise InvalidRequestError(_UNVERIFIED, "InvalidToken")
         expected_audience = (self.service_did,) if audience is None else audience
@@ -167,6 +171,16 @@ class SessionTokens:
         if not allow_expired and exp <= self._clock():
             raise InvalidRequestError(_EXPIRED, "ExpiredToken")
         return _session_token(claims, exp, scopes)
+
+    def _check_signature(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        try:
+            jws = split_jws(token)
+        except MalformedJwtError:
+            raise InvalidRequestError(_UNVERIFIED, "InvalidToken") from None
+        expected = hmac.new(self._key, jws.signing_input, hashlib.sha256).digest()
+        if jws.header.get("alg") != _ALGORITHM or not hmac.compare_digest(expected, jws.signature):
+            raise InvalidRequestError(_UNVERIFIED, "InvalidToken")
+        return jws.header, jws.claims
 
 
 def _is_immature(nbf: object, now: float) -> bool:
