@@ -98,7 +98,10 @@ class RawBody:
 
     async def read_all(self) -> bytes:
         """The rest of the body."""
-        return b"".join([chunk async for chunk in self])
+        chunks = []
+        while chunk := await self.read():
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._chunks()
