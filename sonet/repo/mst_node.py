@@ -194,6 +194,20 @@ def _child_cid(child: Child) -> CID | None:
     return child.cid
 
 
+def _entry_types_problem(p: object, suffix: object) -> str:
+    if type(p) is not int:
+        return f"bad prefix length {p!r}"
+    if type(suffix) is not bytes:
+        return "'k' must be bytes"
+    return "'v' must be a CID"
+
+
+def _prefix_problem(p: int, prev: bytes) -> str:
+    if 0 < p <= len(prev):
+        return "prefix compression is not maximal"
+    return f"bad prefix length {p!r}"
+
+
 def decode_node(cid: CID, block: bytes, layer: int | None) -> Node:
     """Decode and check a node block; ``layer`` is the layer the parent implies (None: root)."""
     try:
@@ -222,21 +236,17 @@ def decode_node(cid: CID, block: bytes, layer: int | None) -> Node:
             p, suffix, val, right = entry["p"], entry["k"], entry["v"], entry["t"]
         except KeyError:
             raise InvalidMstError(f"node {cid.encode()}: entry must have k, p, t, v") from None
-        if type(p) is not int or not 0 <= p <= len(prev):
-            raise InvalidMstError(f"node {cid.encode()}: bad prefix length {p!r}")
-        if type(suffix) is not bytes:
-            raise InvalidMstError(f"node {cid.encode()}: 'k' must be bytes")
+        if type(p) is not int or type(suffix) is not bytes or type(val) is not CID:
+            raise InvalidMstError(f"node {cid.encode()}: {_entry_types_problem(p, suffix)}")
         if p:
             # maximal compression: the suffix must not start with the next byte of prev
-            if p < len(prev) and suffix and suffix[0] == prev[p]:
-                raise InvalidMstError(f"node {cid.encode()}: prefix compression is not maximal")
+            if not 0 < p <= len(prev) or (p < len(prev) and suffix and suffix[0] == prev[p]):
+                raise InvalidMstError(f"node {cid.encode()}: {_prefix_problem(p, prev)}")
             raw = prev[:p] + suffix
         else:
             raw = suffix
         if raw <= prev:
             raise InvalidMstError(f"node {cid.encode()}: keys out of order at {raw!r}")
-        if type(val) is not CID:
-            raise InvalidMstError(f"node {cid.encode()}: 'v' must be a CID")
         if right is not None and (
             type(right) is not CID
             or len(right.cid_bytes) != 36
@@ -245,12 +255,13 @@ def decode_node(cid: CID, block: bytes, layer: int | None) -> Node:
             raise InvalidMstError(f"node {cid.encode()}: 't' must be null or a node CID")
         digest = sha256(raw).digest()
         height = heights[digest[0]]
-        if height == 255:
-            height = _digest_height(digest)
         if height != node_layer:
-            if node_layer >= 0:
+            if height == 255:
+                height = _digest_height(digest)
+            if node_layer < 0:
+                node_layer = height
+            elif height != node_layer:
                 raise InvalidMstError(f"node {cid.encode()}: keys of different heights")
-            node_layer = height
         raws.append(raw)
         vals.append(val)
         rights.append(right)
