@@ -167,11 +167,15 @@ class Ingestor:
             return plan
         try:
             did = event.repo if isinstance(event, CommitEvent) else event.did
-            plan.account = await self._account_for(did, host)
+            # the usual case, an account known on this host and a fresh identity, without I/O
+            account = self.accounts.cached(did)
+            if account is None or account.host_id != host.id:
+                account = await self._account_for(did, host)
+            plan.account = account
             if isinstance(event, CommitEvent):
                 plan.ops = self._ops(event)
-            _check_rev(event, plan.account.repo)
-            identity = await self._identity(did)
+            _check_rev(event, account.repo)
+            identity = self.identities.cached(did) or await self._identity(did)
             if identity.key is None:
                 raise RejectedEvent(DropReason.IDENTITY_UNAVAILABLE, "no #atproto signing key")
             plan.key = identity.key

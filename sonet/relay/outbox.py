@@ -19,7 +19,7 @@ from typing import Any, Final, Protocol
 
 from sonet.storage.sequencer_store import SequencedEvent
 from sonet.sync.broadcaster import Broadcaster
-from sonet.xrpc.frames import MessageFrame
+from sonet.xrpc.frames import encode_message
 
 __all__ = ["BatchCommitter", "Outbox", "Publisher"]
 
@@ -82,9 +82,7 @@ class Outbox:
         seq = self._next
         self._next += 1
         body["seq"] = seq
-        event = SequencedEvent(
-            seq, did, kind, MessageFrame(body, kind).to_bytes(), time.time_ns() // 1000
-        )
+        event = SequencedEvent(seq, did, kind, encode_message(body, kind), time.time_ns() // 1000)
         self._pending.append(event)
         if len(self._pending) >= self.max_pending:
             self._room.clear()

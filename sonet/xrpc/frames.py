@@ -24,6 +24,7 @@ __all__ = [
     "FrameError",
     "MessageFrame",
     "decode_frame",
+    "encode_message",
     "message_from_value",
 ]
 
@@ -53,7 +54,12 @@ class MessageFrame:
     type: str | None = None
 
     def to_bytes(self) -> bytes:
-        return _message_header(self.type) + cbor.encode(self.body)
+        return encode_message(self.body, self.type)
+
+
+def encode_message(body: dict[str, Any], type_name: str | None) -> bytes:
+    """The bytes of ``MessageFrame(body, type_name)``, without building one (hot paths)."""
+    return _message_header(type_name) + cbor.encode(body)
 
 
 @dataclass(frozen=True, slots=True)
