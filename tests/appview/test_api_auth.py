@@ -1,12 +1,16 @@
 """Service-auth JWTs at the AppView: real K-256 keys, issuers resolved through a loopback PLC
-directory; forged, expired, wrong-audience, wrong-method and unresolvable tokens refused."""
+directory; forged, expired, wrong-audience, wrong-method and unresolvable tokens refused; a
+token verified once is remembered for its method until it expires."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
+from sonet.appview.api.auth import VerifiedTokens
 from sonet.crypto import generate_keypair
+from sonet.xrpc.service_jwt import create_service_jwt
 from tests.appview.test_api_support import (  # noqa: F401
     APPVIEW_DID,
     World,
@@ -71,3 +75,35 @@ async def test_optional_auth_reads(world: World) -> None:
         headers={"Authorization": f"Bearer {token}"},
     )
     assert (status, out["error"]) == (401, "BadJwtSignature")
+
+
+async def test_verified_tokens_are_remembered_per_method_until_they_expire(world: World) -> None:
+    """A token sent again is answered from the cache of verified tokens, for the method it was
+    verified for only, and not once it has expired."""
+    alice = await world.account("alice")
+    tokens = world.ctx.viewer_auth.tokens
+    token = world.token(alice, TIMELINE, exp=time.time() + 2)
+    header = f"Bearer {token}"
+    assert await _with_token(world, TIMELINE, token) == (200, {"feed": []})
+    assert tokens.get(header, TIMELINE) == alice.did
+    assert await _with_token(world, TIMELINE, token) == (200, {"feed": []})
+    other = "app.bsky.notification.listNotifications"
+    status, out = await _with_token(world, other, token)
+    assert (status, out["error"]) == (401, "BadJwtLexiconMethod")
+    assert tokens.get(header, other) is None
+    deadline = time.time() + 10
+    while tokens.get(header, TIMELINE) is not None and time.time() < deadline:
+        await asyncio.sleep(0.2)
+    status, out = await _with_token(world, TIMELINE, token)
+    assert (status, out["error"]) == (401, "JwtExpired")
+
+
+def test_verified_tokens_cache_is_bounded() -> None:
+    alice = generate_keypair()
+    cache = VerifiedTokens(size=3)
+    headers = [
+        f"Bearer {create_service_jwt(alice, alice.did(), APPVIEW_DID, TIMELINE)}" for _ in range(4)
+    ]
+    for header in headers:
+        cache.put(header, TIMELINE, alice.did())
+    assert [cache.get(h, TIMELINE) for h in headers] == [None, *[alice.did()] * 3]

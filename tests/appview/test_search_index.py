@@ -1,7 +1,10 @@
-"""The tantivy search index: replace/delete, filters, order, pagination, typeahead, bad input."""
+"""The tantivy search index: replace/delete, filters, order, pagination, typeahead, bad input,
+read-only opening beside the writer."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -131,3 +134,21 @@ async def test_reopen_keeps_documents(tmp_path: Path) -> None:
     again = SearchIndex(tmp_path / "s")
     assert search_posts(again, "persisted").items == [doc.uri]
     await again.close()
+
+
+async def test_read_only_index_follows_the_writers_commits(
+    index: SearchIndex, tmp_path: Path
+) -> None:
+    """A read worker's index opens beside the writer (no lock taken), sees what the writer
+    commits on its own, and refuses to write."""
+    reader = SearchIndex(tmp_path / "search", read_only=True)
+    assert reader.post_count() == 0
+    await index.apply({post(1, "hello").uri: post(1, "hello")}, {})
+    await index.commit()
+    deadline = time.monotonic() + 10
+    while reader.post_count() == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert search_posts(reader, "hello").items == [post(1, "hello").uri]
+    with pytest.raises(RuntimeError, match="read-only"):
+        await reader.apply({post(2, "no").uri: post(2, "no")}, {})
+    await reader.close()
