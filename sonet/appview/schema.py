@@ -8,6 +8,7 @@ from sonet.storage import (
     appview_graph_tables,
     appview_notification_tables,
     appview_record_tables,
+    appview_timeline_tables,
 )
 from sonet.storage.database import Database
 from sonet.storage.migrations import migrate
@@ -22,3 +23,4 @@ async def migrate_appview(db: Database) -> None:
     await migrate(db, "appview_feed", appview_feed_tables.MIGRATIONS)
     await migrate(db, "appview_graph", appview_graph_tables.MIGRATIONS)
     await migrate(db, "appview_notification", appview_notification_tables.MIGRATIONS)
+    await migrate(db, "appview_timeline", appview_timeline_tables.MIGRATIONS)

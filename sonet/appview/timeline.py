@@ -1,17 +1,16 @@
 """Home timelines read with hybrid fan-out (``app.bsky.feed.getTimeline``).
 
 At ingest, the posts and reposts of authors with fewer followers than the fan-out threshold
-are pushed into their followers' ``timeline_item`` rows (and their own); the items of
-more-followed followees are pulled from their author feeds here and merged, newest first,
-keyed by ``(sort_at, uri)``. Cursors are that keyset, so pages stay stable while new items
-arrive (they sort above every cursor already handed out).
+are pushed into their followers' timelines (and their own); authors some of whose items were
+not pushed are marked *pulled*, and the items of the viewer's pulled followees are read from
+their author feeds here and merged, newest first, keyed by ``(sort_at, uri)``. Cursors are
+that keyset, so pages stay stable while new items arrive (they sort above every cursor already
+handed out). A pushed timeline is complete above its horizon (older rows are trimmed); a page
+that reaches below it pulls the items of everyone the viewer follows there.
 
-Pulled authors are the viewer's followees (and the viewer) with at least half the threshold
-in followers: an author whose follower count moves around the threshold has some items
-pushed and some pulled, and duplicates are merged (an author whose count later falls below
-half the threshold loses the items that were never pushed). Their recent items, read by many
-timelines, are cached for a few seconds (in memory, or in Redis when configured, shared by
-every AppView process), so a new post of a big account shows within that delay.
+The pulled followees and their recent items, read by many timelines, are cached for a few
+seconds (in memory, or in Redis when configured, shared by every AppView process), so a new
+post of a big account shows within that delay.
 """
 
 from __future__ import annotations
@@ -28,7 +27,14 @@ from redis.exceptions import RedisError
 
 from sonet.storage.appview_read_feeds import FeedItemRef
 from sonet.storage.appview_read_sql import Keyset, Page, Reader, Steps
-from sonet.storage.appview_read_timeline import author_items, pulled_authors, pushed_items
+from sonet.storage.appview_read_timeline import (
+    author_items,
+    followees,
+    pulled_authors,
+    pushed_items,
+    timeline_owner,
+)
+from sonet.storage.appview_timeline_tables import sort_at_of, sort_key
 
 __all__ = [
     "RECENT_ITEMS",
@@ -129,9 +135,10 @@ def _after(items: Iterable[FeedItemRef], after: Keyset | None) -> list[FeedItemR
 
 
 class TimelineReader:
-    """Reads home timelines; ``fanout_threshold`` must be the indexer's. The viewer's pulled
-    authors and their recent items are cached for ``cache_ttl`` seconds (in ``cache``, and the
-    authors in memory), so that a page is usually one database hop."""
+    """Reads home timelines. The viewer's pulled followees and their recent items are cached
+    for ``cache_ttl`` seconds (in ``cache``, and the followees in memory), so that a page is
+    usually one database hop. ``fanout_threshold`` is the indexer's (informative: which
+    authors are pulled is recorded at ingest)."""
 
     def __init__(
         self,
@@ -147,11 +154,6 @@ class TimelineReader:
         self.cache_ttl = cache_ttl
         self.max_viewers = max_viewers
         self._authors: OrderedDict[str, tuple[float, list[str]]] = OrderedDict()
-
-    @property
-    def pull_threshold(self) -> int:
-        """Followees with at least this many followers are pulled at read time."""
-        return max(1, self.fanout_threshold // 2) if self.fanout_threshold > 0 else 0
 
     def _known_authors(self, viewer: str) -> list[str] | None:
         entry = self._authors.get(viewer)
@@ -179,25 +181,38 @@ class TimelineReader:
         use_cache = self.cache is not None and after is None
         count = limit + 1
 
-        def steps() -> Steps[tuple[Page[FeedItemRef], T | None, list[str], list[FeedItemRef]]]:
-            pushed = yield from pushed_items(viewer, count, after)
+        def steps() -> Steps[
+            tuple[Page[FeedItemRef], T | None, list[str] | None, list[FeedItemRef]]
+        ]:
+            owner, horizon = yield from timeline_owner(viewer)
             authors = known
-            if authors is None:
-                authors = yield from pulled_authors(viewer, self.pull_threshold)
-                if self.fanout_threshold <= 0 and viewer not in authors:
-                    authors.append(viewer)
-            pulled, missing = _from_cache(authors, cached, count, after)
+            pushed: list[FeedItemRef] = []
+            pulled: list[FeedItemRef] = []
             fresh: list[FeedItemRef] = []
-            if missing:
-                fetch = RECENT_ITEMS if use_cache else count
-                fresh = yield from author_items(missing, fetch, None if use_cache else after)
-                pulled += _after(fresh, after)
+            if horizon is None or after is None or sort_key(after.sort_at) > horizon:
+                if owner is not None:
+                    pushed = yield from pushed_items(owner, count, after)
+                if authors is None:
+                    authors = yield from pulled_authors(viewer)
+                pulled, missing = _from_cache(authors, cached, count, after)
+                if missing:
+                    fetch = RECENT_ITEMS if use_cache else count
+                    fresh = yield from author_items(missing, fetch, None if use_cache else after)
+                    pulled += _after(fresh, after)
+            if horizon is not None:
+                pushed, pulled = _above(pushed, horizon), _above(pulled, horizon)
+                if len({_key(i)[1] for i in (*pushed, *pulled)}) <= limit:
+                    # the pushed rows are incomplete below the horizon: pull every followee
+                    below = Keyset(sort_at_of(horizon + 1), "")
+                    bound = after if after is not None and _before(after, below) else below
+                    everyone = yield from followees(viewer)
+                    pulled += yield from author_items(everyone, count, bound)
             page = _merge(pushed, pulled, limit)
             extra = (yield from then(page)) if then is not None else None
             return page, extra, authors, fresh
 
         page, extra, authors, fresh = await self.reader.run(steps())
-        if known is None:
+        if known is None and authors is not None:
             self._remember_authors(viewer, authors)
         if use_cache and fresh and self.cache is not None:
             by_author: dict[str, list[FeedItemRef]] = {}
@@ -205,6 +220,14 @@ class TimelineReader:
                 by_author.setdefault(_author(item), []).append(item)
             await self.cache.put_many(by_author)
         return page, extra
+
+
+def _before(a: Keyset, b: Keyset) -> bool:
+    return (a.sort_at, a.key) < (b.sort_at, b.key)
+
+
+def _above(items: list[FeedItemRef], horizon: int) -> list[FeedItemRef]:
+    return [i for i in items if sort_key(i.sort_at) > horizon]
 
 
 def _from_cache(

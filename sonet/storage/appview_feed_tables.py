@@ -21,14 +21,8 @@ Tables (``record_columns``: uri, cid, creator, created_at, indexed_at, sort_at):
   ``duplicate_record``.
 - ``feed_item``: author-feed entries, a post (``uri`` = ``post_uri``) or a repost (``uri`` is
   the repost, ``post_uri`` the reposted post), by ``originator_did``.
-- ``timeline_item``: home timelines pushed at ingest (hybrid fan-out): a feed item of an author
-  with fewer followers than the fan-out threshold is copied to each follower's (and the author's
-  own) timeline; a new follow copies the followee's recent items, an unfollow removes them.
-  Items of authors at or above the threshold are not pushed: the timeline reader merges their
-  ``feed_item`` rows at read time (and drops duplicates by ``uri``: an author who crossed the
-  threshold may have items in both). Join ``feed_item`` on ``uri`` for the item itself. Just
-  (owner, sort_at, uri), the key: a removed item is found through its author's followers, an
-  unfollowed author's items through ``feed_item``.
+- ``timeline_item`` (step 1, replaced by :mod:`sonet.storage.appview_timeline_tables`, which
+  also gives ``feed_item`` an integer ``id``).
 - ``thread_gate``, ``post_gate``: the gate record of ``post_uri`` (same creator and rkey).
 - ``feed_generator``: ``app.bsky.feed.generator``: the generator's service DID, name, text.
 """
@@ -53,7 +47,6 @@ __all__ = [
     "quote",
     "repost",
     "thread_gate",
-    "timeline_item",
 ]
 
 meta = MetaData()
@@ -151,7 +144,7 @@ feed_item = Table(
     Index("feed_item_post", "post_uri"),
 )
 
-timeline_item = Table(
+_legacy_timeline_item = Table(
     "timeline_item",
     meta,
     Column("owner_did", Text, primary_key=True),
@@ -198,7 +191,7 @@ MIGRATIONS = [
             like,
             repost,
             feed_item,
-            timeline_item,
+            _legacy_timeline_item,
             thread_gate,
             post_gate,
             feed_generator,

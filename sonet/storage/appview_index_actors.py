@@ -137,11 +137,10 @@ def repo_contributions(did: str) -> Steps[list[tuple[AggTable, str, str, int]]]:
 
 
 def delete_repo_rows(did: str) -> Steps[list[str]]:
-    """Delete the actor, every record of its repo, the rows derived from them, its timeline and
-    its notifications; zero its own counts. Returns the URIs of its posts (feed items and their
-    timeline copies are removed by the caller first)."""
+    """Delete the actor, every record of its repo, the rows derived from them and its
+    notifications; zero its own counts. Returns the URIs of its posts (feed items, their
+    timeline copies and its own timeline are removed by the caller first)."""
     low, high = did_uri_range(did)
-    yield from execute("DELETE FROM timeline_item WHERE owner_did = ?", did)
     posts = yield from fetch_all(f"SELECT uri FROM post WHERE {_IN_REPO}", low, high)
     for table, column in (("post_facet", "post_uri"), ("notification", "record_uri")):
         yield from execute(f"DELETE FROM {table} WHERE {column} >= ? AND {column} < ?", low, high)

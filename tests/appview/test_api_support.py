@@ -273,6 +273,7 @@ async def start_world(
     plc: str,
     *,
     fanout_threshold: int = 1000,
+    timeline_length: int = 1000,
     redis_url: str | None = None,
 ) -> AsyncIterator[World]:
     """A running AppView over ``database`` (see :class:`World`)."""
@@ -282,7 +283,7 @@ async def start_world(
     search = SearchIndex(tmp_path / "search", commit_interval=0.05)
     indexer = Indexer(
         database,
-        IndexConfig(fanout_threshold=fanout_threshold),
+        IndexConfig(fanout_threshold=fanout_threshold, timeline_length=timeline_length),
         search=SearchUpdater(database, search),
     )
     blobs = BlobStore()

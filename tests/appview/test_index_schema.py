@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from sonet.appview.schema import migrate_appview
+from sonet.appview.timeline import TimelineReader
+from sonet.storage import (
+    appview_actor_tables,
+    appview_feed_tables,
+    appview_graph_tables,
+    appview_record_tables,
+)
+from sonet.storage.appview_read_sql import Reader
 from sonet.storage.database import Database
+from sonet.storage.migrations import migrate
+from tests.appview.test_ingest_support import rows
+
+T0 = "2025-01-01T00:00:00.000Z"
 
 EXPECTED = {
     "actor",
@@ -36,7 +48,10 @@ EXPECTED = {
     "starter_pack",
     "thread_gate",
     "thread_mute",
+    "timeline_actor",
+    "timeline_follow",
     "timeline_item",
+    "timeline_pulled",
 }
 
 
@@ -46,3 +61,56 @@ async def test_migrates_every_table_twice(database: Database) -> None:
     async with database.read() as conn:
         names = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
     assert names >= EXPECTED
+
+
+async def test_legacy_timelines_migrate(database: Database) -> None:
+    """Before appview_timeline: feed items without ids and timelines keyed by DID and URI."""
+    for component, steps in (
+        ("appview_record", appview_record_tables.MIGRATIONS),
+        ("appview_actor", appview_actor_tables.MIGRATIONS),
+        ("appview_feed", appview_feed_tables.MIGRATIONS),
+        ("appview_graph", appview_graph_tables.MIGRATIONS),
+    ):
+        await migrate(database, component, steps)
+    viewer, author = "did:plc:viewer", "did:plc:author"
+    items = [f"at://{author}/app.bsky.feed.post/{n}" for n in ("a", "b", "c")]
+    async with database.write() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO follow (uri, cid, creator, created_at, indexed_at, sort_at, "
+                "subject_did) VALUES (:u, 'c', :v, :t, :t, :t, :a)"
+            ),
+            {"u": f"at://{viewer}/app.bsky.graph.follow/f", "v": viewer, "a": author, "t": T0},
+        )
+        for n, uri in enumerate(items):
+            when = f"2025-01-01T00:00:0{n}.000Z"
+            await conn.execute(
+                text(
+                    'INSERT INTO feed_item (uri, cid, "type", post_uri, originator_did, sort_at) '
+                    "VALUES (:u, 'c', 'post', :u, :a, :t)"
+                ),
+                {"u": uri, "a": author, "t": when},
+            )
+            await conn.execute(
+                text("INSERT INTO timeline_item (owner_did, sort_at, uri) VALUES (:v, :t, :u)"),
+                {"v": viewer, "t": when, "u": uri},
+            )
+    await migrate_appview(database)
+    ids = await rows(database, "SELECT id FROM feed_item ORDER BY uri")
+    assert len({r[0] for r in ids}) == 3 and all(r[0] is not None for r in ids)
+    assert await rows(database, "SELECT COUNT(*) FROM timeline_item") == [(0,)]
+    edges = await rows(
+        database,
+        "SELECT s.did, f.did, f.horizon IS NOT NULL FROM timeline_follow e "
+        "JOIN timeline_actor s ON s.id = e.subject_id JOIN timeline_actor f ON f.id = e.follower_id",
+    )
+    assert edges == [(author, viewer, True)]
+    # the old items are below the viewer's horizon: pulled from the followee's feed
+    reader = Reader(database)
+    try:
+        page, _ = await TimelineReader(reader, 1000).page(viewer, 2, None)
+        assert [i.post for i in page.items] == items[::-1][:2] and page.next is not None
+        rest, _ = await TimelineReader(reader, 1000).page(viewer, 2, page.next)
+        assert [i.post for i in rest.items] == items[:1] and rest.next is None
+    finally:
+        await reader.close()

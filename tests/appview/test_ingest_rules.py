@@ -303,7 +303,8 @@ async def test_timeline_fanout(indexer: Indexer) -> None:
     async def timeline(owner: Actor) -> list[str]:
         found = await rows(
             db,
-            "SELECT uri FROM timeline_item WHERE owner_did = :o ORDER BY sort_at, uri",
+            "SELECT f.uri FROM timeline_item t JOIN timeline_actor a ON a.id = t.owner_id "
+            "JOIN feed_item f ON f.id = t.item_id WHERE a.did = :o ORDER BY f.sort_at, f.uri",
             o=owner.did,
         )
         return [r[0] for r in found]
@@ -327,10 +328,17 @@ async def test_timeline_fanout(indexer: Indexer) -> None:
     rp = fans[0].repost(p1)
     await indexer.apply([fans[0].commit(rp)])
     assert rp.uri in await timeline(fans[0])
+    ids = [
+        r[0]
+        for r in await rows(
+            db, "SELECT id FROM feed_item WHERE uri IN (:a, :b)", a=p1.uri, b=rp.uri
+        )
+    ]
+    assert len(ids) == 2
     await indexer.apply([small.commit(small.delete(p1))])
     assert (
         await scalar(
-            db, "SELECT COUNT(*) FROM timeline_item WHERE uri IN (:a, :b)", a=p1.uri, b=rp.uri
+            db, "SELECT COUNT(*) FROM timeline_item WHERE item_id IN (:a, :b)", a=ids[0], b=ids[1]
         )
         == 0
     )
@@ -346,6 +354,39 @@ async def test_timeline_fanout(indexer: Indexer) -> None:
 
     await indexer.apply([fans[0].commit(RecordDelete(did, collection, rkey))])
     assert await timeline(fans[0]) == []
+
+
+async def test_deleted_account_leaves_no_timeline(indexer: Indexer) -> None:
+    db = indexer.db
+    gone, friend, fan = Actor("did:plc:gone"), Actor("did:plc:friend"), Actor("did:plc:fan")
+    await indexer.apply(
+        [
+            gone.commit(gone.follow(friend)),
+            fan.commit(fan.follow(gone)),
+            friend.commit(friend.follow(gone)),
+        ]
+    )
+    p = friend.post("seen by gone")
+    q = gone.post("seen by fan")
+    await indexer.apply([friend.commit(p), gone.commit(q)])
+
+    async def owners() -> set[str]:
+        found = await rows(
+            db,
+            "SELECT a.did FROM timeline_item t JOIN timeline_actor a ON a.id = t.owner_id",
+        )
+        return {r[0] for r in found}
+
+    assert await owners() == {gone.did, friend.did, fan.did}
+    await indexer.apply([AccountChange(None, gone.did, False, "deleted")])
+    # its timeline and its items in others' are gone, and it no longer follows anyone
+    assert await owners() == {friend.did}
+    edges = await rows(
+        db,
+        "SELECT s.did, f.did FROM timeline_follow e JOIN timeline_actor s ON s.id = e.subject_id "
+        "JOIN timeline_actor f ON f.id = e.follower_id ORDER BY 2",
+    )
+    assert edges == [(gone.did, fan.did), (gone.did, friend.did)]  # others' follow records stay
 
 
 async def test_repo_snapshot_converges(indexer: Indexer) -> None:

@@ -66,7 +66,8 @@ async def timeline(world: World, viewer: Account, **params: Any) -> list[dict[st
 async def pushed_owners(world: World, uri: str) -> set[str]:
     async with world.db.read() as conn:
         result = await conn.exec_driver_sql(
-            "SELECT owner_did FROM timeline_item WHERE uri = '" + uri + "'"
+            "SELECT a.did FROM timeline_item t JOIN timeline_actor a ON a.id = t.owner_id "
+            "JOIN feed_item f ON f.id = t.item_id WHERE f.uri = '" + uri + "'"
         )
         return {str(r[0]) for r in result.all()}
 
@@ -194,3 +195,63 @@ async def test_unreachable_redis_falls_back_to_the_database(
         viewer, _, big, _ = await big_network(world)
         post = await world.post(big, "still served", createdAt=at(1))
         assert uris(await timeline(world, viewer)) == [post.uri]
+
+
+async def test_author_falling_below_the_threshold_keeps_unpushed_items(
+    database: Database, tmp_path: Path, plc_url: str
+) -> None:
+    async for world in start_world(database, tmp_path, plc_url, fanout_threshold=4):
+        viewer, fading, a, b, c, late = await world.new_accounts(
+            "viewer", "fading", "a", "b", "c", "late"
+        )
+        await world.follow(viewer, fading)
+        follows = [await world.follow(who, fading) for who in (a, b, c)]
+        while_big = await world.post(fading, "while big", createdAt=at(1))
+        assert await pushed_owners(world, while_big.uri) == set()
+        for follow in follows:
+            await world.delete(follow)
+        small_again = await world.post(fading, "small again", createdAt=at(2))
+        assert viewer.did in await pushed_owners(world, small_again.uri)
+        assert uris(await timeline(world, viewer)) == [small_again.uri, while_big.uri]
+        # a new follower reads the author's items at read time too
+        await world.follow(late, fading)
+        assert uris(await timeline(world, late)) == [small_again.uri, while_big.uri]
+
+
+async def pushed_rows(world: World, owner: Account) -> int:
+    async with world.db.read() as conn:
+        result = await conn.exec_driver_sql(
+            "SELECT COUNT(*) FROM timeline_item t JOIN timeline_actor a ON a.id = t.owner_id "
+            "WHERE a.did = '" + owner.did + "'"
+        )
+        return int(result.scalar_one())
+
+
+async def test_trimmed_timeline_pulls_what_is_below_its_horizon(
+    database: Database, tmp_path: Path, plc_url: str
+) -> None:
+    async for world in start_world(
+        database, tmp_path, plc_url, fanout_threshold=THRESHOLD, timeline_length=4
+    ):
+        viewer, s1, s2, big, x, y = await world.new_accounts("viewer", "s1", "s2", "big", "x", "y")
+        for who in (viewer, x, y):
+            await world.follow(who, big)
+        s1_follow = await world.follow(viewer, s1)
+        await world.follow(viewer, s2)
+        authors = (s1, s2, big, viewer)
+        posts = [await world.post(authors[i % 4], f"p{i}", createdAt=at(i)) for i in range(14)]
+        stranger = await world.post(x, "not followed", createdAt=at(7))
+        repost = await world.write(
+            s2, "app.bsky.feed.repost", {"subject": ref(stranger), "createdAt": at(20)}
+        )
+        assert await pushed_rows(world, viewer) == 4
+        expected = [stranger.uri, *reversed([p.uri for p in posts])]
+        for limit in (1, 3, 5, 50):
+            feed = await timeline(world, viewer, limit=limit)
+            assert uris(feed) == expected
+            assert feed[0]["reason"]["uri"] == repost.uri
+        # an unfollow removes the author's items above and below the horizon
+        await world.delete(s1_follow)
+        await asyncio.sleep(0.3)  # pulled authors are cached for 0.2 s
+        kept = [stranger.uri, *reversed([p.uri for i, p in enumerate(posts) if i % 4])]
+        assert uris(await timeline(world, viewer, limit=2)) == kept

@@ -10,7 +10,7 @@ are stored (:mod:`sonet.identity.verify`); a handle taken by another DID is rele
 from __future__ import annotations
 
 from sonet.appview.ingest.context import BatchContext
-from sonet.appview.ingest.fanout import remove_feed_items
+from sonet.appview.ingest.fanout import remove_feed_items, remove_timeline_owner
 from sonet.storage.appview_index_actors import (
     delete_repo_rows,
     repo_contributions,
@@ -71,6 +71,7 @@ def remove_actor(ctx: BatchContext, did: str) -> Steps[None]:
     for table, column, key, n in (yield from repo_contributions(did)):
         ctx.bump(table, key, column, -n)
     yield from remove_feed_items("originator_did", did)
+    yield from remove_timeline_owner(did)
     for uri in (yield from delete_repo_rows(did)):
         ctx.post_docs[uri] = None
     for column in ("follows_count", "posts_count"):

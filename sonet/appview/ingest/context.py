@@ -25,10 +25,13 @@ __all__ = ["BatchContext", "IndexConfig"]
 class IndexConfig:
     """Indexing policy. ``fanout_threshold``: authors with fewer followers have their posts and
     reposts pushed into followers' timelines (0 disables pushing); ``timeline_backfill``: how
-    many recent items of a followee a new follow copies into the follower's timeline."""
+    many recent items of a followee a new follow copies into the follower's timeline;
+    ``timeline_length``: about how many rows a pushed timeline keeps (older items are pulled
+    when read; 0: no limit)."""
 
     fanout_threshold: int = 1000
     timeline_backfill: int = 50
+    timeline_length: int = 1000
 
 
 @dataclass
