@@ -44,12 +44,19 @@ class SlidingWindow:
         self._current = 0
         self._start += periods * self.window
 
-    def allow(self) -> bool:
-        """Count one event if the window has room for it."""
-        now = self._clock()
+    def has_room(self, now: float) -> bool:
+        """Whether one more event fits at ``now`` (without counting it)."""
         self._roll(now)
         overlap = 1.0 - (now - self._start) / self.window
-        if self._previous * overlap + self._current + 1 > self.limit:
+        return self._previous * overlap + self._current + 1 <= self.limit
+
+    def count(self) -> None:
+        """Count one event."""
+        self._current += 1
+
+    def allow(self) -> bool:
+        """Count one event if the window has room for it."""
+        if not self.has_room(self._clock()):
             return False
         self._current += 1
         return True
@@ -59,6 +66,7 @@ class HostLimiter:
     """The three windows of one host."""
 
     def __init__(self, quotas: HostQuotas, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self.windows = (
             SlidingWindow(1.0, quotas.per_second, clock),
             SlidingWindow(3600.0, quotas.per_hour, clock),
@@ -78,12 +86,21 @@ class HostLimiter:
         second, hour, day = self.windows
         second.limit, hour.limit, day.limit = quotas.per_second, quotas.per_hour, quotas.per_day
 
+    def try_acquire(self) -> bool:
+        """Count one event if every window admits it now (none is counted otherwise)."""
+        now = self._clock()
+        second, hour, day = self.windows
+        if not (second.has_room(now) and hour.has_room(now) and day.has_room(now)):
+            return False
+        second.count()
+        hour.count()
+        day.count()
+        return True
+
     async def acquire(self) -> None:
         """Wait until every window admits one more event."""
-        waited = False
-        for window in self.windows:
-            while not window.allow():
-                waited = True
-                await asyncio.sleep(POLL_SECONDS)
-        if waited:
-            self.throttled += 1
+        if self.try_acquire():
+            return
+        self.throttled += 1
+        while not self.try_acquire():
+            await asyncio.sleep(POLL_SECONDS)

@@ -155,9 +155,14 @@ class HostSubscription:
                     self._drop(DropReason.MALFORMED_FRAME, "not a binary message")
                     continue
                 item = self._parse(message.data, connection)
-                if item is not None:
+                if item is None:
+                    continue
+                if not self.limiter.try_acquire():
                     await self.limiter.acquire()
+                if queue.full():
                     await queue.put(item)
+                else:
+                    queue.put_nowait(item)
         except asyncio.CancelledError:
             worker.cancel()  # stopping: what is still queued will be replayed from the cursor
             with contextlib.suppress(asyncio.CancelledError):
