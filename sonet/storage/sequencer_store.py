@@ -7,6 +7,7 @@ a PostgreSQL transaction-level advisory lock), so they are gap-free and commit i
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -94,11 +95,13 @@ class SequencerStore:
     async def append_many(
         self,
         conn: AsyncConnection,
-        events: list[SequencedEvent],
+        events: Sequence[SequencedEvent],
         later: DeferredStatements | None = None,
     ) -> None:
-        """Persist several events of one transaction in one round trip (on SQLite with
-        ``later``: with the transaction's other deferred statements)."""
+        """Persist already-numbered events in one round trip (on SQLite with ``later``: with
+        the transaction's other deferred statements)."""
+        if not events:
+            return
         rows = [(e.seq, e.did, e.kind, e.frame, e.sequenced_at) for e in events]
         if conn.dialect.name == "sqlite":
 
