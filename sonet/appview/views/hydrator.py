@@ -41,6 +41,7 @@ KNOWN_FOLLOWERS_SAMPLE = 5
 """Known followers shown on a detailed profile (the reference AppView's sample size)."""
 
 _POST = "/app.bsky.feed.post/"
+_NO_BLOCKS = PostBlocks()
 
 
 def _new(state: HydrationState, kind: str, keys: Iterable[str | None]) -> list[str]:
@@ -164,6 +165,9 @@ def _post_blocks(state: HydrationState, uris: Sequence[str]) -> Steps[None]:
         pairs[uri] = (parent, root, embed)
         dids.update(d for d in (post.creator, parent, root, embed) if d)
     state.block_pairs |= yield from relations_sql.block_pairs(dids)
+    if not state.block_pairs:  # the usual case: nobody on the page blocks anybody
+        state.post_blocks.update(dict.fromkeys(pairs, _NO_BLOCKS))
+        return
     for uri, (parent, root, embed) in pairs.items():
         creator = state.posts[uri].creator
         state.post_blocks[uri] = PostBlocks(
