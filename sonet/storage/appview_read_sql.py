@@ -9,7 +9,9 @@ databases run as an index range).
 :class:`Reader` runs read steps. On SQLite it keeps its own read-only connections, each used
 by one worker thread at a time inside a deferred transaction (a consistent WAL snapshot):
 a hop costs about 0.1 ms there against 0.5 ms through the async engine, which matters for
-requests that hydrate in one hop.
+requests that hydrate in one hop. On PostgreSQL the statements go straight to the pooled
+asyncpg connection, with no transaction around them (0.25 ms for a one-statement hop against
+0.75 ms with BEGIN and COMMIT).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sonet.storage.appview_steps import (
     fetch_all,
     fetch_one,
     run_steps,
+    run_steps_asyncpg,
     run_steps_sqlite,
 )
 from sonet.storage.database import Database
@@ -187,7 +190,7 @@ def to_page(
 
 class Reader:
     """Runs read steps on ``db``: through a pool of ``size`` raw read-only connections on
-    SQLite, through ``db.read()`` on PostgreSQL."""
+    SQLite, on the asyncpg connections of ``db``'s pool on PostgreSQL."""
 
     def __init__(self, db: Database, size: int = 4) -> None:
         self.db = db
@@ -211,9 +214,13 @@ class Reader:
         return conn
 
     async def run(self, steps: Steps[T]) -> T:
-        """Run ``steps`` in one read transaction."""
+        """Run ``steps`` in one read transaction on SQLite (a consistent snapshot); on
+        PostgreSQL, statement by statement on a pooled connection (each in its own snapshot,
+        as in a READ COMMITTED transaction, without BEGIN and COMMIT: 0.5 ms less per hop)."""
         if self._path is None:
-            return await run_read(self.db, steps)
+            async with self.db.connect_read() as pooled:
+                raw = await pooled.get_raw_connection()
+                return await run_steps_asyncpg(raw.driver_connection, steps)
         if self._idle is None:
             self._idle = asyncio.Queue()
             self._threads = ThreadPoolExecutor(self.size, thread_name_prefix="appview-read")

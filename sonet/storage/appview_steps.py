@@ -29,6 +29,7 @@ __all__ = [
     "fetch_all",
     "fetch_one",
     "run_steps",
+    "run_steps_asyncpg",
     "run_steps_sqlite",
 ]
 
@@ -128,7 +129,12 @@ async def run_steps(conn: AsyncConnection, steps: Steps[T]) -> T:
         return await run_on_sqlite(conn, lambda sq: run_steps_sqlite(sq, steps))
     await conn.exec_driver_sql("SELECT 1")
     raw = await conn.get_raw_connection()
-    pg: Any = raw.driver_connection  # asyncpg.Connection, inside the open transaction
+    return await run_steps_asyncpg(raw.driver_connection, steps)  # inside the open transaction
+
+
+async def run_steps_asyncpg(pg: Any, steps: Steps[T]) -> T:
+    """Drive ``steps`` on an ``asyncpg.Connection``, one awaited statement at a time (in its
+    transaction if one is open, else each statement in its own)."""
     try:
         query = next(steps)
         while True:

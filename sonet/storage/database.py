@@ -122,6 +122,14 @@ class Database:
         async with self._reader.begin() as conn:
             yield conn
 
+    @asynccontextmanager
+    async def connect_read(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled read connection with no transaction opened: on PostgreSQL each statement
+        then runs in its own snapshot, as it does inside a READ COMMITTED transaction, without
+        the round trips of BEGIN and COMMIT."""
+        async with self._reader.connect() as conn:
+            yield conn
+
     async def close(self) -> None:
         """Release every connection."""
         if self._checkpointer is not None:
