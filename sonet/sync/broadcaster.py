@@ -118,6 +118,7 @@ class Broadcaster:
         self._latest = 0
         self._waiting: list[_Waiting] = []
         self._chunk: tuple[int, int, bytes] = (0, 0, b"")
+        self._tail: tuple[int, int, bytes] = (0, 0, b"")
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
         self._blocks_bytes = 0
         self._ids = itertools.count(1)
@@ -156,6 +157,7 @@ class Broadcaster:
         self._blocks.clear()
         self._blocks_bytes = 0
         self._chunk = (0, 0, b"")
+        self._tail = (0, 0, b"")
 
     def _serve_waiting(self) -> None:
         """Write what was just published to every parked consumer that can take it now."""
@@ -169,7 +171,7 @@ class Broadcaster:
                 consumer.pos <= self._latest
                 and transport.get_write_buffer_size() <= self.high_water
             ):
-                data, end = self._chunk_from(consumer.pos)
+                data, end = self._tail_from(consumer.pos)
                 transport.write(data)
                 consumer.info.events_sent += end - consumer.pos + 1
                 consumer.pos = end + 1
@@ -177,6 +179,16 @@ class Broadcaster:
                 consumer.wake.set_result(None)  # its socket is full: its task drains it
             else:
                 self._waiting.append(consumer)
+
+    def _tail_from(self, pos: int) -> tuple[bytes, int]:
+        """Frames from ``pos`` to the newest, joined (at most about :data:`MAX_CHUNK` bytes), and
+        the last seq they reach: what a caught-up consumer is sent when a batch is published, in
+        one write whatever blocks the batch spans; shared by every consumer at ``pos``."""
+        start, end, data = self._tail
+        if start != pos or not data or (end < self._latest and len(data) < MAX_CHUNK):
+            data, end = self._join(pos, self._latest)
+            self._tail = (pos, end, data)
+        return data, end
 
     def _chunk_from(self, pos: int) -> tuple[bytes, int]:
         """Frames from ``pos`` on, joined, and the last seq they reach: the rest of ``pos``'s
