@@ -20,6 +20,7 @@ __all__ = [
     "author_and_followers",
     "delete_feed_item",
     "feed_items_by",
+    "followers",
     "insert_feed_item",
     "is_pulled",
     "mark_pulled",
@@ -54,11 +55,21 @@ def insert_feed_item(
 
 
 def feed_items_by(column: str, value: str) -> Steps[list[FeedItemRow]]:
-    """Feed items whose ``column`` (``uri``, ``post_uri`` or ``originator_did``) is ``value``."""
-    assert column in ("uri", "post_uri", "originator_did")
-    rows = yield from fetch_all(
-        f"SELECT id, originator_did, sort_at FROM feed_item WHERE {column} = ?", value
-    )
+    """Feed items whose ``column`` (``uri``, ``post_uri`` or ``originator_did``) is ``value``;
+    those of a post are the post itself and its indexed reposts (found through ``repost``)."""
+    if column == "post_uri":
+        rows = yield from fetch_all(
+            "SELECT id, originator_did, sort_at FROM feed_item WHERE uri = ? UNION ALL "
+            "SELECT f.id, f.originator_did, f.sort_at FROM repost r "
+            "JOIN feed_item f ON f.uri = r.uri WHERE r.subject = ?",
+            value,
+            value,
+        )
+    else:
+        assert column in ("uri", "originator_did")
+        rows = yield from fetch_all(
+            f"SELECT id, originator_did, sort_at FROM feed_item WHERE {column} = ?", value
+        )
     return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
@@ -124,6 +135,14 @@ def author_and_followers(did: str, limit: int) -> Steps[tuple[int, list[int]]]:
         assert created is not None
         return created, []
     return int(rows[0][0]), [int(r[1]) for r in rows if r[1] is not None]
+
+
+def followers(subject_id: int, limit: int) -> Steps[list[int]]:
+    """Ids of up to ``limit`` followers of ``subject_id``."""
+    rows = yield from fetch_all(
+        "SELECT follower_id FROM timeline_follow WHERE subject_id = ? LIMIT ?", subject_id, limit
+    )
+    return [r[0] for r in rows]
 
 
 def push_rows(rows: Sequence[tuple[int, int, int]]) -> Steps[None]:

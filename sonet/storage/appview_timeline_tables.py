@@ -3,10 +3,10 @@
 Tables:
 
 - ``timeline_actor``: an integer ``id`` per DID that owns a timeline, follows or is followed,
-  or writes feed items; ``horizon``: the owner's timeline holds every pushed item newer than
-  this ``sort_ms`` (NULL: every item; set when old rows are trimmed, and to the migration
-  time for timelines that existed before this layout). Below it, readers pull the items of
-  every followee instead.
+  or writes feed items; ``horizon``: the owner's timeline holds every pushed item whose
+  ``sort_key`` is above it (NULL: every item; set when old rows are trimmed, and to the
+  migration time for timelines that existed before this layout). At or below it, readers
+  pull the items of every followee instead.
 - ``timeline_follow``: the follow graph by id (``subject_id``, ``follower_id``), one row per
   indexed ``follow`` row: the followers a new item is pushed to.
 - ``timeline_item``: ``(owner_id, sort_key, item_id)``, the whole row its key: a ``feed_item``
@@ -21,6 +21,9 @@ the rowid) and drops its index on ``(originator_did, sort_at)``, which the cover
 appview_feed step 3 makes redundant, and replaces the former ``timeline_item (owner_did,
 sort_at, uri)``: existing follows are copied into ``timeline_follow`` and existing timelines
 start empty above a horizon at the migration time (older items are pulled when read).
+
+Step 2 drops ``feed_item``'s index on ``post_uri``: the feed items of a post are the post's
+own and those of its reposts, found through ``repost``'s index on the subject.
 """
 
 from __future__ import annotations
@@ -122,7 +125,6 @@ _SQLITE_FEED_ITEM_ID = [
     f"SELECT {_FEED_ITEM_COLUMNS} FROM feed_item ORDER BY rowid",
     "DROP TABLE feed_item",
     "ALTER TABLE feed_item_v2 RENAME TO feed_item",
-    "CREATE INDEX feed_item_post ON feed_item (post_uri)",
     "CREATE INDEX feed_item_originator_cover ON feed_item (originator_did, sort_at, uri, post_uri)",
 ]
 
@@ -158,5 +160,10 @@ MIGRATIONS = [
         1,
         "appview timelines in integer rows: actor ids, the follow graph by id, feed item ids",
         run=_compact_timelines,
+    ),
+    Migration(
+        2,
+        "appview feed items: no index on post_uri (a post's reposts are found through repost)",
+        sql=["DROP INDEX IF EXISTS feed_item_post"],
     ),
 ]

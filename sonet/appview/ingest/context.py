@@ -53,6 +53,11 @@ class BatchContext:
     removed_actors: set[str] = field(default_factory=set)
     thread_mutes: bool | None = None
     """Whether any thread is muted at all (looked up once per batch)."""
+    known_timeline_ids: dict[str, int] = field(default_factory=dict)
+    """Timeline ids of actors as of the last commit (shared across batches; ids never change
+    once given). Read-only here: :class:`Indexer` updates it."""
+    timeline_ids: dict[str, int] = field(default_factory=dict)
+    """Timeline ids looked up or given in this batch."""
 
     def bump(self, table: AggTable, key: str, column: str, delta: int) -> None:
         """Add ``delta`` to a count."""

@@ -10,7 +10,8 @@ the threshold) and an unfollow removes them.
 
 Timelines keep about ``IndexConfig.timeline_length`` rows: after roughly a quarter of that many
 pushes (a deterministic sample of the rows pushed to it) a timeline's older rows are deleted
-and its *horizon* raised over them; readers pull the items of every followee below it.
+and its *horizon* raised over them; readers pull the items of every followee below it. Actors'
+timeline ids are remembered across batches (:attr:`BatchContext.known_timeline_ids`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sonet.storage.appview_index_timeline import (
     author_and_followers,
     delete_feed_item,
     feed_items_by,
+    followers,
     insert_feed_item,
     is_pulled,
     mark_pulled,
@@ -45,25 +47,32 @@ __all__ = [
 ]
 
 _SPREAD = 0x9E3779B1
-"""Multiplier that spreads owner ids over the trim sample."""
+"""Multiplier that spreads item ids over the trim sample."""
 
 
-def _trim_due(ctx: BatchContext, rows: list[tuple[int, int, int]]) -> list[int]:
-    """Owners of ``rows`` whose timelines are due a trim check (about one row in a quarter of
-    ``timeline_length``, chosen by hashing the row so that it needs no state)."""
-    length = ctx.config.timeline_length
-    if length <= 0:
-        return []
-    every = max(1, length // 4)
-    return [owner for owner, _, item in rows if ((owner * _SPREAD) ^ item) % every == 0]
+def _timeline_id(ctx: BatchContext, did: str) -> Steps[int]:
+    """The timeline id of ``did`` (given one if it has none), remembered across batches."""
+    found = ctx.timeline_ids.get(did) or ctx.known_timeline_ids.get(did)
+    if found is None:
+        found = yield from actor_id(did)
+        assert found is not None
+        ctx.timeline_ids[did] = found
+    return found
 
 
 def _push(ctx: BatchContext, rows: list[tuple[int, int, int]]) -> Steps[None]:
+    """Insert ``(owner, sort_key, item)`` rows, then trim the timelines due a check: each row
+    makes its owner due with probability ``4 / timeline_length`` (by hashing the item, so it
+    needs no state), i.e. about every quarter of ``timeline_length`` rows."""
     rows.sort()
     yield from push_rows(rows)
     ctx.stats["timeline_rows"] += len(rows)
-    for owner in _trim_due(ctx, rows):
-        if (yield from trim_timeline(owner, ctx.config.timeline_length)):
+    length = ctx.config.timeline_length
+    if length <= 0:
+        return
+    every = max(1, length // 4)
+    for owner, _, item in rows:
+        if (owner + item * _SPREAD) % every == 0 and (yield from trim_timeline(owner, length)):
             ctx.stats["timeline_trims"] += 1
 
 
@@ -76,7 +85,12 @@ def add_feed_item(
         return
     threshold = ctx.config.fanout_threshold
     if threshold > 0:
-        author_id, fans = yield from author_and_followers(author, threshold)
+        author_id = ctx.timeline_ids.get(author) or ctx.known_timeline_ids.get(author)
+        if author_id is None:
+            author_id, fans = yield from author_and_followers(author, threshold)
+            ctx.timeline_ids[author] = author_id
+        else:
+            fans = yield from followers(author_id, threshold)
         if len(fans) < threshold:
             key = sort_key(sort_at)
             yield from _push(ctx, [(author_id, key, item), *((f, key, item) for f in fans)])
@@ -100,25 +114,21 @@ def remove_feed_items(where: str, value: str) -> Steps[None]:
 def follow_timeline(ctx: BatchContext, follower: str, followee: str) -> Steps[None]:
     """Record the follow and copy the followee's recent items into the follower's timeline
     (unless readers pull them: its items are not all pushed)."""
-    follower_id = yield from actor_id(follower)
-    followee_id = yield from actor_id(followee)
-    assert follower_id is not None and followee_id is not None
+    follower_id = yield from _timeline_id(ctx, follower)
+    followee_id = yield from _timeline_id(ctx, followee)
     yield from add_follow_edge(followee_id, follower_id)
     config = ctx.config
     if config.timeline_backfill <= 0 or config.fanout_threshold <= 0:
         return
-    if (yield from is_pulled(followee)):
-        return
     recent = yield from recent_items(followee, config.timeline_backfill)
-    yield from _push(ctx, [(follower_id, sort_key(s), item) for item, s in recent])
+    if recent and not (yield from is_pulled(followee)):
+        yield from _push(ctx, [(follower_id, sort_key(s), item) for item, s in recent])
 
 
-def unfollow_timeline(follower: str, followee: str) -> Steps[None]:
+def unfollow_timeline(ctx: BatchContext, follower: str, followee: str) -> Steps[None]:
     """Forget the follow and remove the followee's items from the follower's timeline."""
-    follower_id = yield from actor_id(follower, create=False)
-    followee_id = yield from actor_id(followee, create=False)
-    if follower_id is None or followee_id is None:
-        return
+    follower_id = yield from _timeline_id(ctx, follower)
+    followee_id = yield from _timeline_id(ctx, followee)
     yield from remove_follow_edge(followee_id, follower_id)
     if follower != followee:
         yield from remove_author_items(follower_id, followee)

@@ -61,7 +61,7 @@ class FollowIndexer(TableIndexer):
     def delete(self, ctx: BatchContext, uri: str) -> Steps[IndexedRow | None]:
         row = yield from super().delete(ctx, uri)
         if row is not None:
-            yield from unfollow_timeline(row["creator"], row["subject_did"])
+            yield from unfollow_timeline(ctx, row["creator"], row["subject_did"])
         return row
 
     def count(self, ctx: BatchContext, row: IndexedRow, delta: int) -> None:

@@ -33,6 +33,9 @@ WRITER_CACHE_MIB = 1024
 WRITER_MMAP_MIB = 4096
 MAX_KNOWN_REVS = 2_000_000
 """Repo revs kept in memory (about 150 bytes each) to skip a lookup per commit."""
+MAX_KNOWN_TIMELINE_IDS = 2_000_000
+"""Timeline ids of actors kept in memory (about 150 bytes each) to skip lookups per item and
+per follow."""
 
 
 class SearchSink(Protocol):
@@ -64,6 +67,7 @@ class Indexer:
         self.on_handles = on_handles
         self.stats: Counter[str] = Counter()
         self._known_revs: dict[str, str] = {}
+        self._known_timeline_ids: dict[str, int] = {}
 
     async def prepare(
         self,
@@ -92,7 +96,11 @@ class Indexer:
         self, events: Sequence[IndexEvent], cursor: tuple[str, int] | None = None
     ) -> None:
         """Apply ``events`` in order and move ``cursor`` (source, seq) past them."""
-        ctx = BatchContext(self.config, known_revs=self._known_revs)
+        ctx = BatchContext(
+            self.config,
+            known_revs=self._known_revs,
+            known_timeline_ids=self._known_timeline_ids,
+        )
         try:
             await self.run(apply_events(ctx, events, now_iso(), cursor))
         except Exception:
@@ -108,6 +116,7 @@ class Indexer:
             return
         self.stats.update(ctx.stats)
         self._remember_revs(ctx)
+        self._remember_timeline_ids(ctx)
         await self._after_commit(ctx)
 
     def _remember_revs(self, ctx: BatchContext) -> None:
@@ -118,6 +127,12 @@ class Indexer:
             known.pop(did, None)
         for did, (rev, _) in ctx.repo_revs.items():
             known[did] = rev
+
+    def _remember_timeline_ids(self, ctx: BatchContext) -> None:
+        known = self._known_timeline_ids
+        if len(known) + len(ctx.timeline_ids) > MAX_KNOWN_TIMELINE_IDS:
+            known.clear()
+        known.update(ctx.timeline_ids)
 
     async def _after_commit(self, ctx: BatchContext) -> None:
         if self.search is not None and (ctx.post_docs or ctx.actor_docs):
