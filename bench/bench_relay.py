@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sonet.crypto import generate_keypair
 from sonet.relay.app import build_relay_app, close_relay, create_relay
-from sonet.relay.config import RelayConfig
+from sonet.relay.config import RelayConfig, default_verify_workers
 from sonet.syntax.tid import parse_tid, tid_from
 from tests.identity.fixtures import plc_style_doc
 from tests.relay.synthetic import SyntheticAccount, random_plc_did
@@ -692,7 +692,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1_000.0)
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of the memory run")
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--workers", type=int, default=default_verify_workers(), help="as `sonet relay`: 1 per core"
+    )
     parser.add_argument("--only", choices=["throughput", "latency", "soak"], default=None)
     args = parser.parse_args()
 

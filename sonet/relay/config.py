@@ -16,7 +16,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
-__all__ = ["EventLogKind", "HostQuotas", "RelayConfig", "RelayMode", "parse_duration"]
+__all__ = [
+    "EventLogKind",
+    "HostQuotas",
+    "RelayConfig",
+    "RelayMode",
+    "default_verify_workers",
+    "parse_duration",
+]
 
 _DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?")
 _UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -39,6 +46,13 @@ def _bool(value: str | None, default: bool) -> bool:
 
 def _list(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def default_verify_workers() -> int:
+    """One verification process per core: verification is most of a relay's CPU, and the
+    workers run at a lower priority than the relay's own process (which takes what it needs
+    first), so on a machine of two cores both can verify while the relay is idle."""
+    return max(1, os.cpu_count() or 1)
 
 
 class EventLogKind(StrEnum):
@@ -162,5 +176,5 @@ class RelayConfig:
             trusted_domains=_list(e.get("SONET_RELAY_TRUSTED_DOMAINS")),
             default_account_limit=int(e.get("SONET_RELAY_DEFAULT_ACCOUNT_LIMIT", "100")),
             new_hosts_per_day=int(e.get("SONET_RELAY_NEW_HOSTS_PER_DAY_LIMIT", "50")),
-            verify_workers=int(workers) if workers else max(1, (os.cpu_count() or 2) - 1),
+            verify_workers=int(workers) if workers else default_verify_workers(),
         )

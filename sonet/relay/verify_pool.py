@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import pickle
 import socket
 import struct
@@ -31,6 +32,9 @@ MAX_BATCH: Final = 256
 RESPAWN_MAX_DELAY: Final = 30.0
 MAX_BATCH_BYTES: Final = 4 * 1024 * 1024
 INFLIGHT_PER_WORKER: Final = 2
+WORKER_NICENESS: Final = 5
+"""Workers yield the CPU to the relay's own process (reading hosts, sequencing, serving
+consumers), whose delays every event waits for; verification takes what is left."""
 _LENGTH: Final = struct.Struct("<I")
 _PRELOAD: Final = ["sonet.sync.verifier"]
 
@@ -49,6 +53,8 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
 
 def _worker_main(sock: socket.socket) -> None:
     """A verification worker: read a batch, answer its outcomes, until the socket closes."""
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     with sock:
         while True:
             header = _recv_exactly(sock, _LENGTH.size)
