@@ -118,7 +118,9 @@ class Broadcaster:
         self._latest = 0
         self._waiting: list[_Waiting] = []
         self._chunk: tuple[int, int, bytes] = (0, 0, b"")
-        self._tail: tuple[int, int, bytes] = (0, 0, b"")
+        self._tails: dict[int, tuple[bytes, int]] = {}
+        """Chunks of the live tail by first seq while a publish is served (a batch longer than
+        :data:`MAX_CHUNK` takes several, each shared by every caught-up consumer)."""
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
         self._blocks_bytes = 0
         self._ids = itertools.count(1)
@@ -157,7 +159,6 @@ class Broadcaster:
         self._blocks.clear()
         self._blocks_bytes = 0
         self._chunk = (0, 0, b"")
-        self._tail = (0, 0, b"")
 
     def _serve_waiting(self) -> None:
         """Write what was just published to every parked consumer that can take it now."""
@@ -179,16 +180,17 @@ class Broadcaster:
                 consumer.wake.set_result(None)  # its socket is full: its task drains it
             else:
                 self._waiting.append(consumer)
+        self._tails.clear()
 
     def _tail_from(self, pos: int) -> tuple[bytes, int]:
         """Frames from ``pos`` to the newest, joined (at most about :data:`MAX_CHUNK` bytes), and
-        the last seq they reach: what a caught-up consumer is sent when a batch is published, in
-        one write whatever blocks the batch spans; shared by every consumer at ``pos``."""
-        start, end, data = self._tail
-        if start != pos or not data or (end < self._latest and len(data) < MAX_CHUNK):
-            data, end = self._join(pos, self._latest)
-            self._tail = (pos, end, data)
-        return data, end
+        the last seq they reach: what caught-up consumers are sent when a batch is published,
+        whatever blocks it spans; joined once per publish for every consumer at ``pos``."""
+        cached = self._tails.get(pos)
+        if cached is not None:
+            return cached
+        found = self._tails[pos] = self._join(pos, self._latest)
+        return found
 
     def _chunk_from(self, pos: int) -> tuple[bytes, int]:
         """Frames from ``pos`` on, joined, and the last seq they reach: the rest of ``pos``'s
