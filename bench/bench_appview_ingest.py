@@ -8,7 +8,8 @@ recent posts from random users, interleaved. The timed part is what the consumer
 parse, read the CAR, decode and lexicon-check each record, and index it in batches (one
 transaction per batch, SQLite by default), with decoding in a worker process. Reported: events/s
 (wall clock, and per CPU-second of the indexing process, which is what a shared machine
-distorts least), peak RSS, database and search index size, and disk per million posts
+distorts least), p50/p99/max latency of a batch's transaction and the mean batch size, the
+machine's load average, peak RSS, database and search index size, and disk per million posts
 extrapolated from the run.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import os
 import random
 import resource
 import shutil
@@ -30,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import max_rss_mib
+from bench.harness import max_rss_mib, percentiles
 from sonet.appview.ingest.context import IndexConfig
 from sonet.appview.ingest.decode_pool import DecodePool
 from sonet.appview.ingest.frame_events import FrameDecoder
@@ -169,13 +171,31 @@ async def ingest(
     pipeline = IngestPipeline(
         indexer, FrameDecoder(Lexicons.bundled()), "bench", pool=pool, max_batch=batch
     )
+    latencies: list[float] = []
+    sizes: list[int] = []
+    apply = indexer.apply
+
+    async def timed_apply(events: Any, cursor: Any = None) -> None:
+        began = time.perf_counter()
+        await apply(events, cursor)
+        latencies.append(time.perf_counter() - began)
+        sizes.append(len(events))
+
+    indexer.apply = timed_apply  # type: ignore[method-assign]
     pipeline.start()
     start, cpu = time.perf_counter(), cpu_seconds()
     for frame in frames:
         await pipeline.feed(frame)
     await pipeline.stop()
     elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+    indexer.apply = apply  # type: ignore[method-assign]
+    p50, p99 = percentiles(latencies)
     print(f"  ({len(frames) / cpu:,.0f} events per CPU-second of the indexing process)")
+    print(
+        f"  (batches: p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms, "
+        f"max {max(latencies) * 1000:,.0f} ms, {sum(sizes) / len(sizes):,.0f} events each; "
+        f"load average {os.getloadavg()[0]:.2f})"
+    )
     return elapsed
 
 
