@@ -112,9 +112,7 @@ async def create_appview(
         did_resolver=dids,
         image_urls=urls,
         images=ImageService(http, dids, config.image_cache_dir),
-        timeline=TimelineReader(
-            reader, config.fanout_threshold, cache, cache_ttl=config.timeline_cache_ttl
-        ),
+        timeline=TimelineReader(reader, cache, cache_ttl=config.timeline_cache_ttl),
         viewer_auth=ViewerAuth(auth),
         search=search,
     )
@@ -204,7 +202,9 @@ def ingest_service(ctx: AppviewContext) -> IngestService:
             pds_urls=[] if relay else source,
             backfill_hosts=config.backfill_hosts or ([] if relay else source),
             start_cursor=config.start_cursor,
-            index=IndexConfig(fanout_threshold=config.fanout_threshold),
+            index=IndexConfig(
+                fanout_threshold=config.fanout_threshold, timeline_length=config.timeline_length
+            ),
         ),
         http=ctx.http,
         dids=ctx.did_resolver,

@@ -9,6 +9,9 @@ a PDS read directly also has its existing repos backfilled, or the hosts listed 
 ``SONET_APPVIEW_INGEST=0`` serves an index that another process fills (its search index is then
 opened read-only); ``SONET_APPVIEW_WORKERS=N`` serves the read API from N processes sharing the
 port (``SO_REUSEPORT``), only the first of which ingests.
+Posts of authors with fewer than ``SONET_APPVIEW_FANOUT_THRESHOLD`` (1000) followers are pushed
+into their followers' home timelines, which keep about ``SONET_APPVIEW_TIMELINE_LENGTH`` (1000)
+items each (:mod:`sonet.appview.ingest.fanout`).
 ``SONET_APPVIEW_TRUSTED_PDS`` lists (comma-separated) PDS URLs trusted to answer for the handles
 under their ``availableUserDomains`` (:mod:`sonet.identity.trusted_handles`); ``sonet serve`` sets
 it to its own PDS.
@@ -80,6 +83,7 @@ class AppviewConfig:
     start_cursor: int | None = None
     plc_url: str = "http://localhost:2582"
     fanout_threshold: int = 1000
+    timeline_length: int = 1000
     timeline_cache_ttl: float = 3.0
     trending_window_hours: float = 24.0
     allow_private_network: bool = True
@@ -132,6 +136,7 @@ class AppviewConfig:
             start_cursor=_cursor(e.get("SONET_APPVIEW_START_CURSOR")),
             plc_url=e.get("SONET_PLC_URL") or "http://localhost:2582",
             fanout_threshold=int(_number(e, "SONET_APPVIEW_FANOUT_THRESHOLD", "1000", int)),
+            timeline_length=int(_number(e, "SONET_APPVIEW_TIMELINE_LENGTH", "1000", int)),
             timeline_cache_ttl=_number(e, "SONET_APPVIEW_TIMELINE_CACHE_TTL", "3", float),
             trending_window_hours=_number(e, "SONET_APPVIEW_TRENDING_HOURS", "24", float),
             allow_private_network=_bool(

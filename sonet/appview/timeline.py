@@ -135,21 +135,18 @@ def _after(items: Iterable[FeedItemRef], after: Keyset | None) -> list[FeedItemR
 
 
 class TimelineReader:
-    """Reads home timelines. The viewer's pulled followees and their recent items are cached
-    for ``cache_ttl`` seconds (in ``cache``, and the followees in memory), so that a page is
-    usually one database hop. ``fanout_threshold`` is the indexer's (informative: which
-    authors are pulled is recorded at ingest)."""
+    """Reads home timelines (which authors are pulled is recorded at ingest). The viewer's
+    pulled followees and their recent items are cached for ``cache_ttl`` seconds (in ``cache``,
+    and the followees in memory), so that a page is usually one database hop."""
 
     def __init__(
         self,
         reader: Reader,
-        fanout_threshold: int,
         cache: AuthorItemsCache | None = None,
         cache_ttl: float = 3.0,
         max_viewers: int = 50_000,
     ) -> None:
         self.reader = reader
-        self.fanout_threshold = fanout_threshold
         self.cache = cache
         self.cache_ttl = cache_ttl
         self.max_viewers = max_viewers

@@ -26,6 +26,7 @@ def test_config_from_env() -> None:
         {
             "SONET_APPVIEW_HOSTNAME": "api.example.com",
             "SONET_APPVIEW_FANOUT_THRESHOLD": "250",
+            "SONET_APPVIEW_TIMELINE_LENGTH": "600",
             "SONET_APPVIEW_FIREHOSE_URL": "https://relay.example.com",
             "SONET_APPVIEW_FIREHOSE_IS_RELAY": "1",
             "SONET_APPVIEW_BACKFILL_HOSTS": "https://a.example, https://b.example",
@@ -37,6 +38,7 @@ def test_config_from_env() -> None:
     assert config.public_url == "https://api.example.com"
     assert config.audiences == ("did:web:api.example.com", "did:web:api.example.com#bsky_appview")
     assert config.fanout_threshold == 250 and config.firehose_relay
+    assert config.timeline_length == 600
     assert config.backfill_hosts == ("https://a.example", "https://b.example")
     assert config.start_cursor == 42 and not config.allow_private_network
     for name, value in (

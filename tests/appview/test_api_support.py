@@ -294,6 +294,7 @@ async def start_world(
             service_did=APPVIEW_DID,
             plc_url=plc,
             fanout_threshold=fanout_threshold,
+            timeline_length=timeline_length,
             redis_url=redis_url,
             timeline_cache_ttl=0.2,
         )

@@ -108,9 +108,9 @@ async def test_legacy_timelines_migrate(database: Database) -> None:
     # the old items are below the viewer's horizon: pulled from the followee's feed
     reader = Reader(database)
     try:
-        page, _ = await TimelineReader(reader, 1000).page(viewer, 2, None)
+        page, _ = await TimelineReader(reader).page(viewer, 2, None)
         assert [i.post for i in page.items] == items[::-1][:2] and page.next is not None
-        rest, _ = await TimelineReader(reader, 1000).page(viewer, 2, page.next)
+        rest, _ = await TimelineReader(reader).page(viewer, 2, page.next)
         assert [i.post for i in rest.items] == items[:1] and rest.next is None
     finally:
         await reader.close()
