@@ -1,5 +1,5 @@
 """The tantivy search index: replace/delete, filters, order, pagination, typeahead, bad input,
-read-only opening beside the writer."""
+read-only opening beside the writer, ``latest`` through time windows."""
 
 from __future__ import annotations
 
@@ -7,12 +7,20 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sonet.appview.search.documents import ActorDocument, PostDocument
 from sonet.appview.search.index import SearchIndex, word_prefixes
-from sonet.appview.search.query import SearchQueryError, search_actors, search_posts
+from sonet.appview.search.query import (
+    HITS_TRACKED,
+    MAX_OFFSET,
+    SearchPage,
+    SearchQueryError,
+    search_actors,
+    search_posts,
+)
 
 
 @pytest.fixture
@@ -152,3 +160,36 @@ async def test_read_only_index_follows_the_writers_commits(
     with pytest.raises(RuntimeError, match="read-only"):
         await reader.apply({post(2, "no").uri: post(2, "no")}, {})
     await reader.close()
+
+
+async def test_latest_through_time_windows_matches_a_full_search(index: SearchIndex) -> None:
+    """``latest`` on a large index searches the newest hours first: the page is the one a
+    search of everything gives, and ``hitsTotal`` counts the window once it holds
+    HITS_TRACKED matches (a truncated count, as the lexicon allows)."""
+    now = time.time()
+    recent = HITS_TRACKED + 500
+
+    def at(seconds_ago: float) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now - seconds_ago))
+        return f"{stamp}.{int((now - seconds_ago) % 1 * 1000):03d}Z"
+
+    docs = [post(n, "fresh words", created_at=at(n * 0.2)) for n in range(recent)]
+    docs += [post(recent + n, "old words", created_at=at(86400 * 3 + n)) for n in range(300)]
+    await index.apply({d.uri: d for d in docs}, {})
+    await index.commit()
+
+    def both(q: str, **kw: Any) -> tuple[SearchPage, SearchPage]:
+        windowed = search_posts(index, q, windows_from=0, **kw)
+        whole = search_posts(index, q, windows_from=10**9, **kw)
+        return windowed, whole
+
+    windowed, whole = both("words", limit=25)
+    assert windowed.items == whole.items == [d.uri for d in docs[:25]]
+    assert (windowed.hits_total, whole.hits_total) == (recent, recent + 300)
+    windowed, whole = both("words", limit=25, cursor=str(MAX_OFFSET - 25))
+    assert windowed.items == whole.items and windowed.cursor == whole.cursor
+    # too few matches in every window: everything is searched, and counted
+    windowed, whole = both("old", limit=10)
+    assert windowed == whole and windowed.hits_total == 300
+    windowed, whole = both("words", limit=5, until=at(86400 * 3 + 10))
+    assert windowed == whole and windowed.items == [d.uri for d in docs[recent + 11 :][:5]]
