@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from sonet.relay.status import AccountStatus, account_is_active, public_account_status
 from sonet.repo.cid import CID, parse_cid_bytes
@@ -29,9 +29,9 @@ class AccountNotFoundError(LookupError):
     """No account with that DID is known to the relay."""
 
 
-@dataclass(frozen=True, slots=True)
-class RepoHead:
-    """The last accepted commit of an account: its rev, CID and MST root (``prevData`` next)."""
+class RepoHead(NamedTuple):
+    """The last accepted commit of an account: its rev, CID and MST root (``prevData`` next).
+    A named tuple: one is built per accepted commit."""
 
     rev: str
     commit: CID
