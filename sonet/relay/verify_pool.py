@@ -4,7 +4,8 @@ Verification (:mod:`sonet.sync.verifier`) is CPU-bound: a K-256 signature and an
 per commit. Jobs submitted in the same event-loop turn are sent together, as one pickled batch of
 plain tuples (named tuples pickle ten times slower), to a worker process over a socket the event
 loop reads directly (no executor threads, so no GIL hand-offs between threads on the hot path);
-each worker has up to two batches in flight and answers them in order. A worker that dies is replaced and its batches fail with
+each worker has up to two batches in flight and answers them in order. Workers run at a lower
+priority than the relay's own process. A worker that dies is replaced and its batches fail with
 ``internal-error``. With ``workers=0`` batches run inline (tests, tiny relays).
 """
 
