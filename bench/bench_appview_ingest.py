@@ -37,7 +37,7 @@ from sonet.appview.ingest.context import IndexConfig
 from sonet.appview.ingest.decode_pool import DecodePool
 from sonet.appview.ingest.frame_events import FrameDecoder
 from sonet.appview.ingest.indexer import Indexer
-from sonet.appview.ingest.pipeline import IngestPipeline
+from sonet.appview.ingest.pipeline import MAX_BATCH, IngestPipeline
 from sonet.appview.schema import migrate_appview
 from sonet.appview.search.index import SearchIndex
 from sonet.appview.search.updater import SearchUpdater
@@ -216,7 +216,7 @@ async def main() -> None:
     parser.add_argument("--follows", type=int, default=20_000)
     parser.add_argument("--likes", type=int, default=30_000)
     parser.add_argument("--reposts", type=int, default=5_000)
-    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=MAX_BATCH)
     parser.add_argument("--fanout-threshold", type=int, default=1000)
     parser.add_argument("--decode-workers", type=int, default=1, help="0: decode in process")
     parser.add_argument("--no-search", action="store_true", help="skip the search index")

@@ -61,9 +61,9 @@ def _timeline_id(ctx: BatchContext, did: str) -> Steps[int]:
 
 
 def _push(ctx: BatchContext, rows: list[tuple[int, int, int]]) -> Steps[None]:
-    """Insert ``(owner, sort_key, item)`` rows, then trim the timelines due a check: each row
-    makes its owner due with probability ``4 / timeline_length`` (by hashing the item, so it
-    needs no state), i.e. about every quarter of ``timeline_length`` rows."""
+    """Insert ``(owner, sort_key, item)`` rows, then trim the timelines due a check: every
+    ``timeline_length / 4``-th row from an offset hashed from the first row's item (so each
+    row makes its owner due with that probability, without state)."""
     rows.sort()
     yield from push_rows(rows)
     ctx.stats["timeline_rows"] += len(rows)
@@ -71,8 +71,8 @@ def _push(ctx: BatchContext, rows: list[tuple[int, int, int]]) -> Steps[None]:
     if length <= 0:
         return
     every = max(1, length // 4)
-    for owner, _, item in rows:
-        if (owner + item * _SPREAD) % every == 0 and (yield from trim_timeline(owner, length)):
+    for due in range(rows[0][2] * _SPREAD % every, len(rows), every):
+        if (yield from trim_timeline(rows[due][0], length)):
             ctx.stats["timeline_trims"] += 1
 
 
@@ -93,7 +93,9 @@ def add_feed_item(
             fans = yield from followers(author_id, threshold)
         if len(fans) < threshold:
             key = sort_key(sort_at)
-            yield from _push(ctx, [(author_id, key, item), *((f, key, item) for f in fans)])
+            rows = [(f, key, item) for f in fans]
+            rows.append((author_id, key, item))
+            yield from _push(ctx, rows)
             return
     yield from mark_pulled(author)
 

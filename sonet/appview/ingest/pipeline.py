@@ -26,7 +26,11 @@ __all__ = ["IngestPipeline"]
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH: Final = 2000
+MAX_BATCH: Final = 5000
+"""Events per transaction at most. A commit writes every page its batch changed, and an event
+changes pages all over the index (timelines, notifications, URI keys), so while the indexer
+is behind, larger batches share more of those writes: at 10,000 users, batches of 5,000 index
+a fifth more events per CPU-second than batches of 2,000 (and take a second or two)."""
 QUEUE_SIZE: Final = 20_000
 CHUNK: Final = 256
 CHUNKS_IN_FLIGHT: Final = 8
