@@ -4,9 +4,8 @@ Tables:
 
 - ``timeline_actor``: an integer ``id`` per DID that owns a timeline, follows or is followed,
   or writes feed items; ``horizon``: the owner's timeline holds every pushed item whose
-  ``sort_key`` is above it (NULL: every item; set when old rows are trimmed, and to the
-  migration time for timelines that existed before this layout). At or below it, readers
-  pull the items of every followee instead.
+  ``sort_key`` is above it (NULL: every item; set when old rows are trimmed). At or below
+  it, readers pull the items of every followee instead.
 - ``timeline_follow``: the follow graph by id (``subject_id``, ``follower_id``), one row per
   indexed ``follow`` row: the followers a new item is pushed to.
 - ``timeline_item``: ``(owner_id, sort_key, item_id)``, the whole row its key: a ``feed_item``
@@ -18,9 +17,9 @@ Tables:
 
 Step 1 also gives ``feed_item`` an integer ``id`` (on SQLite the table is rebuilt with it as
 the rowid) and drops its index on ``(originator_did, sort_at)``, which the covering index of
-appview_feed step 3 makes redundant, and replaces the former ``timeline_item (owner_did,
-sort_at, uri)``: existing follows are copied into ``timeline_follow`` and existing timelines
-start empty above a horizon at the migration time (older items are pulled when read).
+appview_feed step 3 makes redundant, and converts the former ``timeline_item (owner_did,
+sort_at, uri)``: its rows, and the existing follows into ``timeline_follow``; authors with an
+item missing from their own timeline (not pushed) are marked pulled.
 
 Step 2 drops ``feed_item``'s index on ``post_uri``: the feed items of a post are the post's
 own and those of its reposts, found through ``repost``'s index on the subject.
@@ -28,8 +27,6 @@ own and those of its reposts, found through ``repost``'s index on the subject.
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from functools import lru_cache
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text
@@ -75,12 +72,6 @@ def sort_at_of(key: int) -> str:
         fields.append(value)
     ms, second, minute, hour, day, month = fields
     return f"{key + 1970:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{ms:03d}Z"
-
-
-def now_key() -> int:
-    """The :func:`sort_key` of the current time."""
-    now = datetime.fromtimestamp(time.time(), UTC)
-    return sort_key(f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z")
 
 
 timeline_actor = Table(
@@ -135,23 +126,46 @@ _POSTGRES_FEED_ITEM_ID = [
 ]
 
 
+def _sort_key_sql(column: str) -> str:
+    """:func:`sort_key` of a ``sort_at`` column, in SQL both databases run."""
+    expr = f"(CAST(substr({column}, 1, 4) AS BIGINT) - 1970)"
+    for radix, (start, end) in zip(_RADICES, _FIELDS, strict=True):
+        expr = f"({expr} * {radix} + CAST(substr({column}, {start + 1}, {end - start}) AS BIGINT))"
+    return expr
+
+
+_FROM_LEGACY = [
+    "INSERT INTO timeline_actor (did) SELECT did FROM (SELECT creator AS did FROM follow "
+    "UNION SELECT subject_did FROM follow UNION SELECT originator_did FROM feed_item "
+    "UNION SELECT owner_did FROM timeline_item_legacy) AS dids WHERE true "
+    "ON CONFLICT (did) DO NOTHING",
+    "INSERT INTO timeline_follow (subject_id, follower_id) SELECT s.id, c.id FROM follow f "
+    "JOIN timeline_actor s ON s.did = f.subject_did "
+    "JOIN timeline_actor c ON c.did = f.creator WHERE true ON CONFLICT DO NOTHING",
+    "INSERT INTO timeline_item (owner_id, sort_key, item_id) "
+    f"SELECT a.id, {_sort_key_sql('f.sort_at')}, f.id FROM timeline_item_legacy l "
+    "JOIN timeline_actor a ON a.did = l.owner_did JOIN feed_item f ON f.uri = l.uri "
+    "WHERE true ON CONFLICT DO NOTHING",
+    # an item missing from its author's own timeline was not pushed
+    "INSERT INTO timeline_pulled (did) SELECT DISTINCT f.originator_did FROM feed_item f "
+    "WHERE NOT EXISTS (SELECT 1 FROM timeline_item_legacy l WHERE l.owner_did = "
+    "f.originator_did AND l.sort_at = f.sort_at AND l.uri = f.uri) ON CONFLICT DO NOTHING",
+    "DROP TABLE timeline_item_legacy",
+]
+
+
 async def _compact_timelines(conn: AsyncConnection) -> None:
     sqlite = conn.dialect.name == "sqlite"
     for statement in _SQLITE_FEED_ITEM_ID if sqlite else _POSTGRES_FEED_ITEM_ID:
         await conn.exec_driver_sql(statement)
-    await conn.exec_driver_sql("DROP TABLE IF EXISTS timeline_item")
+    await conn.exec_driver_sql("ALTER TABLE timeline_item RENAME TO timeline_item_legacy")
+    if not sqlite:
+        await conn.exec_driver_sql(
+            "ALTER INDEX IF EXISTS timeline_item_pkey RENAME TO timeline_item_legacy_pkey"
+        )
     for table in meta.sorted_tables:
         await conn.run_sync(table.create)
-    horizon = now_key()
-    for statement in (
-        f"INSERT INTO timeline_actor (did, horizon) SELECT did, {int(horizon)} FROM "
-        "(SELECT creator AS did FROM follow UNION SELECT subject_did FROM follow "
-        "UNION SELECT originator_did FROM feed_item) AS dids WHERE true "
-        "ON CONFLICT (did) DO NOTHING",
-        "INSERT INTO timeline_follow (subject_id, follower_id) SELECT s.id, c.id FROM follow f "
-        "JOIN timeline_actor s ON s.did = f.subject_did "
-        "JOIN timeline_actor c ON c.did = f.creator WHERE true ON CONFLICT DO NOTHING",
-    ):
+    for statement in _FROM_LEGACY:
         await conn.exec_driver_sql(statement)
 
 

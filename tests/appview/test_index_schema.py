@@ -13,6 +13,7 @@ from sonet.storage import (
     appview_record_tables,
 )
 from sonet.storage.appview_read_sql import Reader
+from sonet.storage.appview_timeline_tables import sort_key
 from sonet.storage.database import Database
 from sonet.storage.migrations import migrate
 from tests.appview.test_ingest_support import rows
@@ -72,17 +73,28 @@ async def test_legacy_timelines_migrate(database: Database) -> None:
         ("appview_graph", appview_graph_tables.MIGRATIONS),
     ):
         await migrate(database, component, steps)
-    viewer, author = "did:plc:viewer", "did:plc:author"
-    items = [f"at://{author}/app.bsky.feed.post/{n}" for n in ("a", "b", "c")]
+    viewer, small, big = "did:plc:viewer", "did:plc:small", "did:plc:big"
+    # small's items were pushed (to the viewer and itself); big's item was not pushed at all
+    items = [
+        (small, f"at://{small}/app.bsky.feed.post/a", [viewer, small]),
+        (big, f"at://{big}/app.bsky.feed.post/b", []),
+        (small, f"at://{small}/app.bsky.feed.post/c", [viewer, small]),
+    ]
     async with database.write() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO follow (uri, cid, creator, created_at, indexed_at, sort_at, "
-                "subject_did) VALUES (:u, 'c', :v, :t, :t, :t, :a)"
-            ),
-            {"u": f"at://{viewer}/app.bsky.graph.follow/f", "v": viewer, "a": author, "t": T0},
-        )
-        for n, uri in enumerate(items):
+        for n, subject in enumerate((small, big)):
+            await conn.execute(
+                text(
+                    "INSERT INTO follow (uri, cid, creator, created_at, indexed_at, sort_at, "
+                    "subject_did) VALUES (:u, 'c', :v, :t, :t, :t, :s)"
+                ),
+                {
+                    "u": f"at://{viewer}/app.bsky.graph.follow/{n}",
+                    "v": viewer,
+                    "s": subject,
+                    "t": T0,
+                },
+            )
+        for n, (author, uri, owners) in enumerate(items):
             when = f"2025-01-01T00:00:0{n}.000Z"
             await conn.execute(
                 text(
@@ -91,26 +103,42 @@ async def test_legacy_timelines_migrate(database: Database) -> None:
                 ),
                 {"u": uri, "a": author, "t": when},
             )
-            await conn.execute(
-                text("INSERT INTO timeline_item (owner_did, sort_at, uri) VALUES (:v, :t, :u)"),
-                {"v": viewer, "t": when, "u": uri},
-            )
+            for owner in owners:
+                await conn.execute(
+                    text("INSERT INTO timeline_item (owner_did, sort_at, uri) VALUES (:o, :t, :u)"),
+                    {"o": owner, "t": when, "u": uri},
+                )
     await migrate_appview(database)
     ids = await rows(database, "SELECT id FROM feed_item ORDER BY uri")
     assert len({r[0] for r in ids}) == 3 and all(r[0] is not None for r in ids)
-    assert await rows(database, "SELECT COUNT(*) FROM timeline_item") == [(0,)]
     edges = await rows(
         database,
-        "SELECT s.did, f.did, f.horizon IS NOT NULL FROM timeline_follow e "
-        "JOIN timeline_actor s ON s.id = e.subject_id JOIN timeline_actor f ON f.id = e.follower_id",
+        "SELECT s.did, f.did FROM timeline_follow e JOIN timeline_actor s ON s.id = e.subject_id "
+        "JOIN timeline_actor f ON f.id = e.follower_id ORDER BY 1",
     )
-    assert edges == [(author, viewer, True)]
-    # the old items are below the viewer's horizon: pulled from the followee's feed
+    assert edges == [(big, viewer), (small, viewer)]
+    converted = await rows(
+        database,
+        "SELECT a.did, f.uri, f.sort_at, t.sort_key FROM timeline_item t "
+        "JOIN timeline_actor a ON a.id = t.owner_id JOIN feed_item f ON f.id = t.item_id "
+        "ORDER BY 1, 2",
+    )
+    assert [(r[0], r[1]) for r in converted] == [
+        (small, items[0][1]),
+        (small, items[2][1]),
+        (viewer, items[0][1]),
+        (viewer, items[2][1]),
+    ]
+    assert all(r[3] == sort_key(r[2]) for r in converted)
+    assert await rows(database, "SELECT did FROM timeline_pulled") == [(big,)]
+    assert await rows(
+        database, "SELECT COUNT(*) FROM timeline_actor WHERE horizon IS NOT NULL"
+    ) == [(0,)]
     reader = Reader(database)
     try:
         page, _ = await TimelineReader(reader).page(viewer, 2, None)
-        assert [i.post for i in page.items] == items[::-1][:2] and page.next is not None
+        assert [i.post for i in page.items] == [items[2][1], items[1][1]]
         rest, _ = await TimelineReader(reader).page(viewer, 2, page.next)
-        assert [i.post for i in rest.items] == items[:1] and rest.next is None
+        assert [i.post for i in rest.items] == [items[0][1]] and rest.next is None
     finally:
         await reader.close()
