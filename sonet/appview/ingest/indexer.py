@@ -28,7 +28,12 @@ __all__ = ["Indexer", "SearchSink"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-WAL_AUTOCHECKPOINT = 8000
+WAL_AUTOCHECKPOINT = 100_000
+"""The writer's own checkpoint threshold in pages: only a backstop, since the database's
+background thread (:class:`~sonet.storage.wal_checkpointer.WalCheckpointer`) checkpoints; a
+batch can write tens of thousands of pages, which a lower threshold would copy back inside its
+commit (at 10,000 users and 300,000 posts, 8,000 cost the indexer 14% more CPU per event and
+a quarter of its throughput)."""
 WRITER_CACHE_MIB = 1024
 WRITER_MMAP_MIB = 4096
 MAX_KNOWN_REVS = 2_000_000
@@ -75,8 +80,8 @@ class Indexer:
         cache_mib: int = WRITER_CACHE_MIB,
         mmap_mib: int = WRITER_MMAP_MIB,
     ) -> None:
-        """Tune the writer connection for bulk indexing (SQLite): checkpoint the write-ahead
-        log every ``wal_autocheckpoint`` pages instead of 1,000 (fewer, larger checkpoints), and
+        """Tune the writer connection for bulk indexing (SQLite): leave checkpoints to the
+        background thread until the write-ahead log reaches ``wal_autocheckpoint`` pages, and
         keep up to ``cache_mib`` of pages in its cache and ``mmap_mib`` memory-mapped: index
         inserts land on random pages of large B-trees, so a cache smaller than the hot part of
         the index turns most of them into reads."""
