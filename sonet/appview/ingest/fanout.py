@@ -5,8 +5,8 @@ than ``IndexConfig.fanout_threshold``, the item is also pushed into the timeline
 follower and of the author (integer rows: :mod:`sonet.storage.appview_timeline_tables`);
 otherwise the author is marked *pulled* and readers merge its feed items in, from then on (so
 an author who falls back below the threshold loses nothing that was never pushed). A new follow
-copies the followee's recent items into the follower's timeline (when the followee is below
-the threshold) and an unfollow removes them.
+copies the followee's recent items (``IndexConfig.timeline_backfill``) into the follower's
+timeline, unless the followee is pulled, and an unfollow removes them.
 
 Timelines keep about ``IndexConfig.timeline_length`` rows: after roughly a quarter of that many
 pushes (a deterministic sample of the rows pushed to it) a timeline's older rows are deleted
